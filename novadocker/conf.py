@@ -1,0 +1,61 @@
+"""Options of the Docker compute driver, in the ``[docker]`` group."""
+
+from oslo_config import cfg
+
+docker_group = cfg.OptGroup(
+    'docker', title='Docker compute driver',
+    help='Options of the Docker compute driver (compute_driver = '
+         'docker.DockerDriver).')
+
+docker_opts = [
+    cfg.StrOpt('host_url', default='unix:///var/run/docker.sock',
+               help='URL of the Docker engine API: unix:///path/to/socket '
+                    'or tcp://host:port.'),
+    cfg.IntOpt('api_timeout', default=120, min=1,
+               help='Seconds to wait for an answer from the Docker engine '
+                    'before giving up on a call.'),
+    cfg.StrOpt('tls_ca_file',
+               help='CA certificate that signed the engine\'s TLS '
+                    'certificate (tcp:// URLs only).'),
+    cfg.StrOpt('tls_cert_file',
+               help='Client certificate presented to the engine.'),
+    cfg.StrOpt('tls_key_file',
+               help='Private key of the client certificate.'),
+    cfg.BoolOpt('tls_verify', default=True,
+                help='Verify the engine\'s TLS certificate against '
+                     'tls_ca_file (or the system CAs). Only turn this off '
+                     'for testing.'),
+    cfg.BoolOpt('privileged', default=False,
+                help='Run every container privileged. Grants the '
+                     'containers full access to the host: tenants could '
+                     'escape. Nothing a tenant controls can turn it on.'),
+    cfg.BoolOpt('inject_key', default=False,
+                help='Bind-mount the instance\'s key pair read-only as '
+                     '/root/.ssh/authorized_keys in the container.'),
+    cfg.StrOpt('image_cache_dir',
+               help='Directory of pre-staged "docker save" tarballs, each '
+                    'named by its Glance image id. An image found there is '
+                    'loaded from the file instead of downloaded from '
+                    'Glance.'),
+    cfg.StrOpt('data_dir', default='$state_path/docker',
+               help='Directory for the driver\'s own data (injected keys). '
+                    'Images are streamed, never staged here.'),
+    cfg.IntOpt('stop_timeout', default=10, min=0,
+               help='Seconds a soft reboot waits for the container\'s '
+                    'process to exit after its stop signal before killing '
+                    'it.'),
+    cfg.FloatOpt('spawn_check_seconds', default=0.2, min=0,
+                 help='After starting a container, seconds to watch for its '
+                      'process exiting at once; such a spawn fails with the '
+                      'exit code and the last lines of output. 0 disables '
+                      'the watch.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(docker_group)
+    conf.register_opts(docker_opts, group=docker_group)
+
+
+def list_opts():
+    return {docker_group: docker_opts}

@@ -1,0 +1,273 @@
+"""Nova compute driver whose instances are Docker containers.
+
+The driver maps each Nova call onto the engine; what a container looks like
+(container), where its image comes from (image), the host's figures (host)
+and statistics (diagnostics) live in their own modules.
+"""
+
+import os
+
+from docker import errors as docker_errors
+from oslo_log import log as logging
+from oslo_utils import excutils
+from oslo_utils import units
+import requests
+
+from nova.compute import power_state
+from nova.compute import task_states
+import nova.conf
+from nova import exception
+from nova.i18n import _
+from nova.virt import driver
+from nova.virt import hardware
+
+from novadocker import container as container_mod
+from novadocker import diagnostics
+from novadocker import engine
+from novadocker import host
+from novadocker import image
+from novadocker import keys
+
+CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
+
+CONSOLE_LOG_BYTES = 100 * units.Ki
+FAILED_START_OUTPUT_LINES = 20
+
+
+class DockerDriver(driver.ComputeDriver):
+    capabilities = dict(
+        driver.ComputeDriver.capabilities,
+        # Containers are created from engine images, never from Glance
+        # disk files in instances_path, so Nova's image cache manager has
+        # nothing to manage.
+        has_imagecache=False,
+        # Glance images are raw (disk_format=raw, container_format=docker).
+        supports_image_type_raw=True,
+    )
+
+    def __init__(self, virtapi):
+        super().__init__(virtapi)
+        self._engine = engine.Engine()
+        self._images = image.ImageStore(self._engine)
+
+    # Host
+
+    def init_host(self, host):
+        self._engine.ping()
+        os.makedirs(CONF.docker.data_dir, mode=0o700, exist_ok=True)
+
+    def get_available_nodes(self, refresh=False):
+        return [host.nodename()]
+
+    def get_nodenames_by_uuid(self, refresh=False):
+        return {host.node_uuid(): host.nodename()}
+
+    def get_available_resource(self, nodename):
+        return host.available_resource(self._engine)
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        resources = host.available_resource(self._engine)
+        ratios = self._get_allocation_ratios(
+            provider_tree.data(nodename).inventory)
+        provider_tree.update_inventory(
+            nodename, host.inventory(resources, ratios))
+
+    def get_host_uptime(self):
+        return host.uptime()
+
+    def get_host_ip_addr(self):
+        return CONF.my_ip
+
+    # Instances
+
+    def list_instances(self):
+        return [c.labels.get(engine.LABEL_NAME, c.name)
+                for c in self._engine.nova_containers()]
+
+    def list_instance_uuids(self):
+        return [c.labels[engine.LABEL_INSTANCE]
+                for c in self._engine.nova_containers()]
+
+    def instance_exists(self, instance):
+        return self._engine.find(instance) is not None
+
+    def get_info(self, instance, use_cache=True):
+        container = self._engine.get(instance)
+        return hardware.InstanceInfo(
+            state=container_mod.power_state_of(container),
+            internal_id=container.id)
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        image_ref = self._images.ensure_loaded(context, image_meta)
+        kwargs = container_mod.create_kwargs(
+            instance, image_meta, image_ref, keys.binds(instance))
+        try:
+            with engine.translated_errors(
+                    'create %s' % engine.container_name(instance)):
+                created = self._engine.client.containers.create(**kwargs)
+            if power_on:
+                self._start(instance, created)
+        except engine.EngineRefused as e:
+            self._remove(instance)
+            keys.remove(instance)
+            raise exception.BuildAbortException(
+                instance_uuid=instance.uuid, reason=e.format_message())
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._remove(instance)
+                keys.remove(instance)
+        LOG.info('Spawned container %s', created.name, instance=instance)
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        self._remove(instance)
+        self.cleanup(context, instance, network_info, block_device_info,
+                     destroy_disks=destroy_disks,
+                     destroy_secrets=destroy_secrets)
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        keys.remove(instance)
+
+    # Power
+
+    def reboot(self, context, instance, network_info, reboot_type,
+               block_device_info=None, bad_volumes_callback=None,
+               accel_info=None, share_info=None):
+        container = self._engine.get(instance)
+        self._unpause(container)
+        with engine.translated_errors('stop %s' % container.name):
+            if reboot_type == 'SOFT':
+                container.stop(timeout=CONF.docker.stop_timeout)
+            else:
+                container.reload()
+                if container.status == 'running':
+                    container.kill()
+        self._start(instance, container)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        container = self._engine.get(instance)
+        self._unpause(container)
+        with engine.translated_errors('stop %s' % container.name):
+            container.stop(timeout=timeout)
+
+    def power_on(self, context, instance, network_info,
+                 block_device_info=None, accel_info=None, share_info=None):
+        container = self._engine.get(instance)
+        self._unpause(container)
+        if container_mod.power_state_of(container) != power_state.RUNNING:
+            self._start(instance, container)
+
+    def pause(self, instance):
+        container = self._engine.get(instance)
+        if container_mod.power_state_of(container) == power_state.RUNNING:
+            with engine.translated_errors('pause %s' % container.name):
+                container.pause()
+
+    def unpause(self, instance):
+        self._unpause(self._engine.get(instance))
+
+    # A container's memory cannot be saved to disk without CRIU, so suspend
+    # freezes its processes like pause; resume thaws them where they were.
+    def suspend(self, context, instance):
+        self.pause(instance)
+
+    def resume(self, context, instance, network_info, block_device_info=None,
+               share_info=None):
+        self.unpause(instance)
+
+    def soft_delete(self, instance):
+        self.power_off(instance, timeout=CONF.docker.stop_timeout)
+
+    def restore(self, instance):
+        self.power_on(None, instance, None)
+
+    def resume_state_on_host_boot(self, context, instance, network_info,
+                                  share_info, block_device_info=None):
+        self.power_on(context, instance, network_info, block_device_info)
+
+    # Images and output
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        container = self._engine.find(instance)
+        if container is None:
+            raise exception.InstanceNotRunning(instance_id=instance.uuid)
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        # docker commit pauses the container while it copies the layer.
+        committed = self._images.commit(container, image_id)
+        update_task_state(task_state=task_states.IMAGE_UPLOADING,
+                          expected_state=task_states.IMAGE_PENDING_UPLOAD)
+        self._images.upload(context, committed, image_id)
+
+    def get_console_output(self, context, instance):
+        container = self._engine.get(instance)
+        return self._output_tail(container, CONSOLE_LOG_BYTES)
+
+    def get_diagnostics(self, instance):
+        container = self._engine.get(instance)
+        with engine.translated_errors('report statistics'):
+            return diagnostics.legacy_diagnostics(container, instance)
+
+    def get_instance_diagnostics(self, instance):
+        container = self._engine.get(instance)
+        with engine.translated_errors('report statistics'):
+            return diagnostics.instance_diagnostics(container, instance)
+
+    # Helpers
+
+    def _start(self, instance, container):
+        """Start the container; fail if its process exits at once."""
+        with engine.translated_errors('start %s' % container.name):
+            container.start()
+        if not CONF.docker.spawn_check_seconds:
+            return
+        try:
+            status = container.wait(timeout=CONF.docker.spawn_check_seconds)
+        except (requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError):
+            # The wait timed out: the process is still running, unless the
+            # engine itself went away, which the reload shows.
+            with engine.translated_errors('inspect %s' % container.name):
+                container.reload()
+            if container.status in ('running', 'paused'):
+                return
+            status = {'StatusCode': container.attrs['State']['ExitCode']}
+        output = self._output_tail(container, CONSOLE_LOG_BYTES)
+        last_lines = '\n'.join(
+            output.splitlines()[-FAILED_START_OUTPUT_LINES:])
+        raise exception.BuildAbortException(
+            instance_uuid=instance.uuid,
+            reason=_('the container\'s process exited at once with code '
+                     '%(code)s; its last output was: %(output)r. The image '
+                     'needs a long-running command (CMD/ENTRYPOINT, or the '
+                     'image property os_command_line).') % {
+                'code': status.get('StatusCode'), 'output': last_lines})
+
+    def _unpause(self, container):
+        if container_mod.power_state_of(container) == power_state.PAUSED:
+            with engine.translated_errors('unpause %s' % container.name):
+                container.unpause()
+
+    def _remove(self, instance):
+        with engine.translated_errors(
+                'remove %s' % engine.container_name(instance)):
+            try:
+                self._engine.client.api.remove_container(
+                    engine.container_name(instance), v=True, force=True)
+            except docker_errors.NotFound:
+                LOG.debug('No container to remove', instance=instance)
+
+    @staticmethod
+    def _output_tail(container, limit):
+        tail = bytearray()
+        with engine.translated_errors('read the logs of %s' % container.name):
+            for chunk in container.logs(stdout=True, stderr=True,
+                                        stream=True, follow=False):
+                tail += chunk
+                if len(tail) > 2 * limit:
+                    del tail[:-limit]
+        return bytes(tail[-limit:]).decode('utf-8', errors='replace')

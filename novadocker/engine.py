@@ -1,0 +1,141 @@
+"""The Docker engine, reached through the docker SDK.
+
+Every engine call the driver makes goes through :func:`translated_errors`, so
+an engine that is down or answers with an error surfaces as a Nova exception
+whose message names the engine and the cause.
+"""
+
+import contextlib
+
+import docker
+from docker import errors as docker_errors
+from docker import tls as docker_tls
+import requests
+
+from nova import exception
+from nova.i18n import _
+
+import novadocker.conf
+
+CONF = novadocker.conf.cfg.CONF
+novadocker.conf.register_opts(CONF)
+
+LABEL_INSTANCE = 'org.openstack.nova.instance-uuid'
+LABEL_PROJECT = 'org.openstack.nova.project-id'
+LABEL_USER = 'org.openstack.nova.user-id'
+LABEL_NAME = 'org.openstack.nova.instance-name'
+LABEL_FLAVOR = 'org.openstack.nova.flavor'
+LABEL_ROOT_GB = 'org.openstack.nova.root-gb'
+
+
+class EngineUnavailable(exception.NovaException):
+    msg_fmt = _('The Docker engine at %(url)s cannot be reached: %(reason)s. '
+                'Check that dockerd is running and that the nova-compute '
+                'user may use its socket (root, or a member of the socket\'s '
+                'group, usually "docker").')
+
+
+class EngineError(exception.NovaException):
+    msg_fmt = _('The Docker engine failed to %(action)s: %(reason)s')
+
+
+class EngineRefused(EngineError):
+    """The engine refused the request itself; retrying cannot help."""
+    msg_fmt = _('The Docker engine refused to %(action)s: %(reason)s')
+
+
+def container_name(instance):
+    return 'nova-%s' % instance.uuid
+
+
+def _engine_reason(error):
+    return getattr(error, 'explanation', None) or str(error)
+
+
+@contextlib.contextmanager
+def translated_errors(action, instance=None):
+    """Turn docker SDK and transport errors into Nova exceptions."""
+    try:
+        yield
+    except docker_errors.NotFound as e:
+        if instance is not None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid) from e
+        raise EngineError(action=action, reason=_engine_reason(e)) from e
+    except docker_errors.APIError as e:
+        error = EngineRefused if e.is_client_error() else EngineError
+        raise error(action=action, reason=_engine_reason(e)) from e
+    except (requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout) as e:
+        raise EngineUnavailable(url=CONF.docker.host_url, reason=e) from e
+
+
+class Engine(object):
+    """A lazily connected docker SDK client plus the lookups the driver uses."""
+
+    def __init__(self):
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            try:
+                self._client = docker.DockerClient(
+                    base_url=CONF.docker.host_url,
+                    version='auto',
+                    timeout=CONF.docker.api_timeout,
+                    tls=self._tls_config())
+            except docker_errors.DockerException as e:
+                raise EngineUnavailable(url=CONF.docker.host_url,
+                                        reason=e) from e
+        return self._client
+
+    @staticmethod
+    def _tls_config():
+        opts = CONF.docker
+        if not (opts.tls_ca_file or opts.tls_cert_file):
+            return False
+        client_cert = None
+        if opts.tls_cert_file:
+            client_cert = (opts.tls_cert_file, opts.tls_key_file)
+        return docker_tls.TLSConfig(
+            client_cert=client_cert,
+            ca_cert=opts.tls_ca_file,
+            verify=opts.tls_ca_file if opts.tls_verify else False)
+
+    def ping(self):
+        with translated_errors('answer a ping'):
+            self.client.ping()
+
+    def info(self):
+        with translated_errors('report its host information'):
+            return self.client.info()
+
+    def version(self):
+        with translated_errors('report its version'):
+            return self.client.version()
+
+    def find(self, instance):
+        """The instance's container, or None when the engine has none."""
+        with translated_errors('inspect %s' % container_name(instance)):
+            try:
+                container = self.client.containers.get(
+                    container_name(instance))
+            except docker_errors.NotFound:
+                return None
+        if container.labels.get(LABEL_INSTANCE) != instance.uuid:
+            return None
+        return container
+
+    def get(self, instance):
+        """The instance's container; InstanceNotFound when there is none."""
+        container = self.find(instance)
+        if container is None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        return container
+
+    def nova_containers(self):
+        """All containers this driver created, found by their label."""
+        with translated_errors('list containers'):
+            return self.client.containers.list(
+                all=True, filters={'label': LABEL_INSTANCE})
+

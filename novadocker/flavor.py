@@ -1,0 +1,33 @@
+"""Flavor to container resource limits."""
+
+from nova import exception
+from nova.i18n import _
+from oslo_utils import units
+
+CPU_SHARES_PER_VCPU = 1024
+
+
+def _int_extra_spec(flavor, key):
+    value = flavor.extra_specs.get(key)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise exception.InvalidInput(
+            reason=_('flavor %(flavor)s extra spec %(key)s=%(value)r is not '
+                     'an integer') % {'flavor': flavor.name, 'key': key,
+                                      'value': value})
+
+
+def limits(flavor):
+    """Keyword arguments of ``containers.create`` for the flavor's limits."""
+    result = {
+        'mem_limit': flavor.memory_mb * units.Mi,
+        'cpu_shares': flavor.vcpus * CPU_SHARES_PER_VCPU,
+    }
+    for key in ('cpu_quota', 'cpu_period'):
+        value = _int_extra_spec(flavor, 'quota:%s' % key)
+        if value is not None:
+            result[key] = value
+    return result

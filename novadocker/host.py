@@ -1,0 +1,104 @@
+"""The compute host as Nova sees it: totals, allocations and identity."""
+
+import os
+import shutil
+
+from oslo_log import log as logging
+from oslo_utils import units
+from oslo_utils import versionutils
+
+import nova.conf
+from nova.objects import fields
+import nova.virt.node
+
+from novadocker import engine
+
+CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
+
+
+def nodename():
+    return CONF.host
+
+
+def node_uuid():
+    """The node's identity, kept in $state_path/compute_id across restarts."""
+    return nova.virt.node.get_local_node_uuid()
+
+
+def _disk_usage(info):
+    """Disk figures of the engine's data root, or of state_path when the
+    engine's root is not visible from here (a remote engine)."""
+    for path in (info.get('DockerRootDir'), CONF.state_path):
+        if path and os.path.isdir(path):
+            return shutil.disk_usage(path)
+    return shutil.disk_usage('/')
+
+
+def _allocated(containers):
+    """What Nova gave its containers: vcpus, memory MiB and root GiB."""
+    vcpus = memory_mb = root_gb = 0
+    for container in containers:
+        host_config = container.attrs.get('HostConfig') or {}
+        vcpus += (host_config.get('CpuShares') or 0) // 1024
+        memory_mb += (host_config.get('Memory') or 0) // units.Mi
+        try:
+            root_gb += int(container.labels.get(engine.LABEL_ROOT_GB, 0))
+        except ValueError:
+            pass
+    return vcpus, memory_mb, root_gb
+
+
+def available_resource(docker_engine):
+    info = docker_engine.info()
+    disk = _disk_usage(info)
+    vcpus_used, memory_mb_used, local_gb_used = _allocated(
+        docker_engine.nova_containers())
+    arch = fields.Architecture.canonicalize(info.get('Architecture', ''))
+    return {
+        'vcpus': info['NCPU'],
+        'memory_mb': info['MemTotal'] // units.Mi,
+        'local_gb': disk.total // units.Gi,
+        'vcpus_used': vcpus_used,
+        'memory_mb_used': memory_mb_used,
+        'local_gb_used': local_gb_used,
+        'hypervisor_type': fields.HVType.DOCKER,
+        'hypervisor_version': versionutils.convert_version_to_int(
+            info['ServerVersion'].split('-')[0].split('+')[0]),
+        'hypervisor_hostname': nodename(),
+        'cpu_info': '?',
+        'disk_available_least': disk.free // units.Gi,
+        'supported_instances': [
+            (arch, fields.HVType.DOCKER, fields.VMMode.EXE)],
+        'numa_topology': None,
+        'uuid': node_uuid(),
+    }
+
+
+def inventory(resources, ratios):
+    """Placement inventory from available_resource() figures."""
+    def record(total, reserved, ratio):
+        return {'total': total, 'min_unit': 1, 'max_unit': total,
+                'step_size': 1, 'allocation_ratio': ratio,
+                'reserved': reserved}
+    reserved_disk_gb = (CONF.reserved_host_disk_mb + units.Ki - 1) // units.Ki
+    return {
+        'VCPU': record(resources['vcpus'], CONF.reserved_host_cpus,
+                       ratios['VCPU']),
+        'MEMORY_MB': record(resources['memory_mb'],
+                            CONF.reserved_host_memory_mb,
+                            ratios['MEMORY_MB']),
+        'DISK_GB': record(resources['local_gb'], reserved_disk_gb,
+                          ratios['DISK_GB']),
+    }
+
+
+def uptime():
+    """The host's uptime, in the format of uptime(1)."""
+    with open('/proc/uptime') as f:
+        seconds = int(float(f.read().split()[0]))
+    load = ' '.join('%.2f' % x for x in os.getloadavg())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return 'up %d days, %d:%02d, load average: %s' % (
+        days, hours, rest // 60, load)

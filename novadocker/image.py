@@ -1,0 +1,169 @@
+"""Glance images in the Docker engine: load on spawn, save on snapshot.
+
+A Glance image of ``container_format=docker`` holds the output of
+``docker save``.  Once loaded it is tagged ``glance:<glance image id>`` in the
+engine, so the Glance id (not the name inside the tarball) identifies it and
+a second spawn of the same image downloads nothing.
+"""
+
+import io
+import os
+
+from docker import errors as docker_errors
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+
+from nova import exception
+from nova.i18n import _
+from nova.image import glance
+
+from novadocker import engine as engine_mod
+
+CONF = engine_mod.CONF
+LOG = logging.getLogger(__name__)
+
+REPOSITORY = 'glance'
+UPLOAD_BUFFER = 4 * 1024 * 1024
+
+
+def reference(image_id):
+    return '%s:%s' % (REPOSITORY, image_id)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b'')
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not self._pending:
+            try:
+                self._pending = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class ImageStore(object):
+    def __init__(self, engine):
+        self._engine = engine
+        self._glance = glance.API()
+
+    @staticmethod
+    def check_format(image_meta):
+        container_format = image_meta.obj_attr_is_set(
+            'container_format') and image_meta.container_format
+        if container_format != 'docker':
+            raise exception.ImageUnacceptable(
+                image_id=image_meta.id,
+                reason=_('its container_format is %s, but the Docker '
+                         'driver boots only images uploaded with '
+                         '--container-format docker (the output of '
+                         '"docker save")') % (container_format or 'not set'))
+
+    def ensure_loaded(self, context, image_meta):
+        """Load the Glance image into the engine unless it is there already.
+
+        :returns: the engine's reference for the image
+        """
+        self.check_format(image_meta)
+        ref = reference(image_meta.id)
+        with lockutils.lock('novadocker-image-%s' % image_meta.id):
+            if self.is_loaded(image_meta.id):
+                return ref
+            loaded = self._load(context, image_meta.id)
+            with engine_mod.translated_errors('tag image %s' % ref):
+                loaded.tag(REPOSITORY, image_meta.id)
+        LOG.info('Loaded Glance image %(id)s into the engine as %(ref)s',
+                 {'id': image_meta.id, 'ref': ref})
+        return ref
+
+    def is_loaded(self, image_id):
+        with engine_mod.translated_errors('inspect image'):
+            try:
+                self._engine.client.images.get(reference(image_id))
+                return True
+            except docker_errors.ImageNotFound:
+                return False
+
+    def _load(self, context, image_id):
+        staged = None
+        if CONF.docker.image_cache_dir:
+            staged = os.path.join(CONF.docker.image_cache_dir, image_id)
+        if staged and os.path.isfile(staged):
+            LOG.debug('Loading image %s from %s', image_id, staged)
+            with open(staged, 'rb') as tarball:
+                return self._load_stream(image_id, tarball)
+        try:
+            chunks = self._glance.download(context, image_id)
+        except Exception as e:
+            raise exception.ImageUnacceptable(
+                image_id=image_id,
+                reason=_('its download from Glance failed: %s') % e) from e
+        return self._load_stream(image_id, chunks)
+
+    def _load_stream(self, image_id, data):
+        try:
+            with engine_mod.translated_errors('load image %s' % image_id):
+                images = self._engine.client.images.load(data)
+        except (docker_errors.ImageLoadError,
+                engine_mod.EngineError) as e:
+            raise exception.ImageUnacceptable(
+                image_id=image_id,
+                reason=_('the Docker engine could not load it (%s); the '
+                         'image data must be a complete "docker save" '
+                         'tarball') % e) from e
+        except engine_mod.EngineUnavailable:
+            raise
+        except Exception as e:
+            # A failed download surfaces here, raised by the iterator the
+            # engine was reading from.
+            raise exception.ImageUnacceptable(
+                image_id=image_id,
+                reason=_('its download from Glance failed: %s') % e) from e
+        if len(images) != 1:
+            raise exception.ImageUnacceptable(
+                image_id=image_id,
+                reason=_('the tarball holds %d images; save exactly one '
+                         'image per Glance image') % len(images))
+        return images[0]
+
+    def forget(self, image_id):
+        """Remove the engine's tag for a Glance image, if any."""
+        with engine_mod.translated_errors('remove image tag'):
+            try:
+                self._engine.client.images.remove(reference(image_id),
+                                                  noprune=False)
+            except docker_errors.ImageNotFound:
+                pass
+            except docker_errors.APIError as e:
+                LOG.warning('Could not remove image %s: %s',
+                            reference(image_id), e)
+
+    def commit(self, container, image_id):
+        """Commit the container as the engine image of a Glance snapshot."""
+        with engine_mod.translated_errors('commit %s' % container.name):
+            return container.commit(repository=REPOSITORY, tag=image_id)
+
+    def upload(self, context, committed, image_id):
+        """Stream ``docker save`` of a committed image into Glance."""
+        ref = reference(image_id)
+        try:
+            with engine_mod.translated_errors('save image %s' % ref):
+                chunks = committed.save(named=ref)
+                data = io.BufferedReader(_ChunkReader(chunks), UPLOAD_BUFFER)
+                self._glance.update(
+                    context, image_id,
+                    {'disk_format': 'raw', 'container_format': 'docker'},
+                    data)
+        except Exception:
+            self.forget(image_id)
+            raise

@@ -1,0 +1,190 @@
+"""What every test needs: a real Docker engine and locally built images."""
+
+import copy
+import io
+import json
+import socket
+import subprocess
+import tarfile
+import threading
+
+import docker
+from oslo_utils import uuidutils
+
+from nova.tests.fixtures import glance as glance_fixture
+
+from novadocker import engine
+
+TEST_REPOSITORY = 'novadocker-test/busybox'
+# PID 1 of a container ignores SIGTERM unless it traps it; this command exits
+# promptly on docker stop and writes a marker to its output.
+LONG_RUNNING_CMD = ["/bin/sh", "-c",
+                    "trap 'exit 0' TERM; echo container started; "
+                    "sleep 86400 & wait"]
+_BUSYBOX = '/bin/busybox'
+_IMAGE_CACHE = {}
+
+
+def docker_client():
+    """The engine the tests run against; failing, never skipping, if absent."""
+    client = docker.DockerClient(base_url=engine.CONF.docker.host_url,
+                                 version='auto')
+    client.ping()
+    return client
+
+
+def _busybox_rootfs():
+    applets = subprocess.run([_BUSYBOX, '--list'], check=True,
+                             capture_output=True, text=True).stdout.split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w') as tar:
+        for directory in ('bin', 'etc', 'root', 'tmp', 'proc', 'sys', 'dev'):
+            info = tarfile.TarInfo(directory)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if directory == 'tmp' else 0o755
+            tar.addfile(info)
+        tar.add(_BUSYBOX, arcname='bin/busybox')
+        for applet in applets:
+            if applet == 'busybox':
+                continue
+            info = tarfile.TarInfo('bin/' + applet)
+            info.type = tarfile.SYMTYPE
+            info.linkname = 'busybox'
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def saved_image(cmd=None, tag='latest'):
+    """Bytes of ``docker save`` of a busybox image built with docker import.
+
+    The image is imported once per command and process.
+    """
+    cmd = cmd or LONG_RUNNING_CMD
+    key = (tuple(cmd), tag)
+    if key not in _IMAGE_CACHE:
+        client = docker_client()
+        ref = '%s:%s' % (TEST_REPOSITORY, tag)
+        client.api.import_image_from_data(
+            _busybox_rootfs(), repository=TEST_REPOSITORY, tag=tag,
+            changes=['CMD %s' % json.dumps(cmd)])
+        _IMAGE_CACHE[key] = b''.join(client.images.get(ref).save(named=ref))
+    return _IMAGE_CACHE[key]
+
+
+class StreamingGlanceFixture(glance_fixture.GlanceFixture):
+    """Nova's Glance fixture, plus what real Glance does that the driver
+    relies on: a download without a destination streams chunks, and an
+    update with data stores the bytes."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, test):
+        super().__init__(test)
+        self.download_failures = {}
+
+    def download(self, context, image_id, data=None, dst_path=None,
+                 trusted_certs=None):
+        if data is not None or dst_path is not None:
+            return super().download(context, image_id, data=data,
+                                    dst_path=dst_path,
+                                    trusted_certs=trusted_certs)
+        self.show(context, image_id)
+        payload = self._imagedata.get(image_id, b'')
+        failure = self.download_failures.get(image_id)
+
+        def chunks():
+            for offset in range(0, len(payload), self.CHUNK):
+                if failure is not None and offset >= len(payload) // 2:
+                    raise failure
+                yield payload[offset:offset + self.CHUNK]
+        return chunks()
+
+    def update(self, context, image_id, metadata, data=None,
+               purge_props=False):
+        image = super().update(context, image_id, copy.deepcopy(metadata),
+                               purge_props=purge_props)
+        if data is not None:
+            self._imagedata[image_id] = data.read()
+            image['size'] = len(self._imagedata[image_id])
+        return image
+
+    def data(self, image_id):
+        return self._imagedata.get(image_id)
+
+    def add_docker_image(self, payload, name='busybox-in-glance',
+                         container_format='docker', properties=None):
+        image_id = uuidutils.generate_uuid()
+        self.create(None, {'id': image_id, 'name': name,
+                           'container_format': container_format,
+                           'disk_format': 'raw', 'status': 'active',
+                           'size': len(payload),
+                           'properties': properties or {}},
+                    data=io.BytesIO(payload))
+        return image_id
+
+
+def remove_engine_image(client, image_id):
+    try:
+        client.images.remove('glance:%s' % image_id, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def remove_instance_containers(client, uuid):
+    for c in client.containers.list(
+            all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
+                                                   uuid)}):
+        c.remove(force=True, v=True)
+
+
+class CuttingEngineProxy(object):
+    """A unix socket in front of the engine that drops every connection
+    whose request matches ``cut_on``, as an engine that dies mid-call."""
+
+    def __init__(self, path, engine_socket, cut_on):
+        self.path = path
+        self._engine_socket = engine_socket
+        self._cut_on = cut_on.encode()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(path)
+        self._server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return 'unix://' + self.path
+
+    def close(self):
+        self._server.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,),
+                             daemon=True).start()
+
+    def _serve(self, client):
+        upstream = socket.socket(socket.AF_UNIX,
+                                           socket.SOCK_STREAM)
+        upstream.connect(self._engine_socket)
+
+        def pump(src, dst, inspect):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data or (inspect and self._cut_on in data):
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pump, args=(upstream, client, False),
+                         daemon=True).start()
+        pump(client, upstream, True)

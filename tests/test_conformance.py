@@ -1,0 +1,43 @@
+"""Nova's own virt driver conformance suite, run on the real engine."""
+
+from nova import test
+from nova.tests.unit.virt import test_virt_drivers
+from nova.tests.unit import utils as test_utils
+
+from tests import base
+
+
+class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
+                                      test.TestCase):
+    REQUIRES_LOCKING = True
+
+    def setUp(self):
+        self.driver_module = 'novadocker.driver.DockerDriver'
+        super().setUp()
+        self.client = base.docker_client()
+        self.image_service = self.useFixture(
+            base.StreamingGlanceFixture(self))
+        self.image_id = self.image_service.add_docker_image(
+            base.saved_image())
+        self.addCleanup(base.remove_engine_image, self.client, self.image_id)
+
+    def _get_running_instance(self, obj=True):
+        # Nova's suite boots its fake 'raw' image; boot a docker image.
+        instance = test_utils.get_test_instance(obj=obj)
+        instance['image_ref'] = self.image_id
+        self.addCleanup(base.remove_instance_containers, self.client,
+                        instance['uuid'])
+        network_info = test_utils.get_test_network_info()
+        image_meta = test_utils.get_test_image_object(None, instance)
+        self.connection.spawn(self.ctxt, instance, image_meta, [], 'herp', {},
+                              network_info=network_info)
+        return instance, network_info
+
+    def test_spawn_lists_container_in_engine(self):
+        instance, _ = self._get_running_instance()
+        container = self.client.containers.get('nova-%s' % instance.uuid)
+        self.assertEqual('running', container.status)
+
+    def test_live_migration(self):
+        self.skipTest('Containers are not live-migrated: the driver does '
+                      'not implement live migration.')

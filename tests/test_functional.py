@@ -1,0 +1,296 @@
+"""The driver under Nova's in-process stack (API, conductor, scheduler,
+compute, placement), against the real Docker engine."""
+
+import io
+import os
+import sys
+import tarfile
+
+import fixtures
+from nova.tests.functional import integrated_helpers
+from oslo_utils import units
+
+from novadocker import engine
+from tests import base
+
+FAILING_CMD = ["/bin/sh", "-c",
+               "echo loading config; echo 'fatal: no config found' >&2; "
+               "exit 3"]
+
+
+class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
+    microversion = 'latest'
+    ADMIN_API = False
+
+    def setUp(self):
+        self.client = base.docker_client()
+        super().setUp()
+        self.glance = self.useFixture(base.StreamingGlanceFixture(self))
+        self.downloads = []
+        download = self.glance.download
+
+        def counting_download(context, image_id, **kwargs):
+            self.downloads.append(image_id)
+            return download(context, image_id, **kwargs)
+        self.glance.download = counting_download
+        self.image_id = self._add_image(base.saved_image())
+        self.flavor_id = self._create_flavor(
+            memory_mb=64, vcpu=2, disk=1, ephemeral=0,
+            extra_spec={'quota:cpu_quota': '50000',
+                        'quota:cpu_period': '100000'})
+
+    def _setup_services(self):
+        self.flags(compute_driver='docker.DockerDriver')
+        self.flags(data_dir=self.useFixture(fixtures.TempDir()).path,
+                   group='docker')
+        # The paste file ships in the wheel's data files, not in the package.
+        self.flags(api_paste_config=os.path.join(
+            sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
+        super()._setup_services()
+
+    def _add_image(self, payload, **kwargs):
+        image_id = self.glance.add_docker_image(payload, **kwargs)
+        self.addCleanup(base.remove_engine_image, self.client, image_id)
+        return image_id
+
+    def _boot(self, image_id=None, flavor_id=None, expected_state='ACTIVE',
+              metadata=None):
+        body = self._build_server(image_uuid=image_id or self.image_id,
+                                  flavor_id=flavor_id or self.flavor_id,
+                                  networks='none')
+        if metadata:
+            body['metadata'] = metadata
+        server = self.api.post_server({'server': body})
+        self.addCleanup(base.remove_instance_containers, self.client,
+                        server['id'])
+        return self._wait_for_state_change(server, expected_state)
+
+    def _container(self, server):
+        return self.client.containers.get('nova-%s' % server['id'])
+
+    def _assert_no_container(self, server):
+        left = self.client.containers.list(
+            all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
+                                                   server['id'])})
+        self.assertEqual([], left)
+
+    def _fault(self, server):
+        return self.api.get_server(server['id'])['fault']['message']
+
+    def _exec(self, server, command):
+        result = self._container(server).exec_run(['/bin/sh', '-c', command])
+        self.assertEqual(0, result.exit_code, result.output)
+        return result.output.decode()
+
+    # Boot
+
+    def test_boot_maps_instance_onto_container(self):
+        server = self._boot(metadata={'GREETING': 'hello'})
+        container = self._container(server)
+        self.assertEqual('running', container.status)
+        labels = container.labels
+        self.assertEqual(server['id'], labels[engine.LABEL_INSTANCE])
+        self.assertEqual(server['tenant_id'], labels[engine.LABEL_PROJECT])
+        self.assertEqual(server['user_id'], labels[engine.LABEL_USER])
+        host_config = container.attrs['HostConfig']
+        self.assertEqual(64 * units.Mi, host_config['Memory'])
+        self.assertEqual(2 * 1024, host_config['CpuShares'])
+        self.assertEqual(50000, host_config['CpuQuota'])
+        self.assertEqual(100000, host_config['CpuPeriod'])
+        self.assertEqual('none', host_config['NetworkMode'])
+        self.assertFalse(host_config['Privileged'])
+        config = container.attrs['Config']
+        self.assertEqual(server['OS-EXT-SRV-ATTR:hostname'],
+                         config['Hostname'])
+        self.assertIn('GREETING=hello', config['Env'])
+        self.assertEqual(base.LONG_RUNNING_CMD, config['Cmd'])
+        self.assertEqual('glance:%s' % self.image_id, config['Image'])
+        self.assertEqual('hello\n', self._exec(server, 'echo $GREETING'))
+
+    def test_image_loaded_once(self):
+        self._boot()
+        self._boot()
+        self.assertEqual([self.image_id], self.downloads)
+
+    def test_os_command_line_overrides_image_command(self):
+        image_id = self._add_image(
+            base.saved_image(),
+            properties={'os_command_line': 'sleep 3600'})
+        server = self._boot(image_id)
+        self.assertEqual(['sleep', '3600'],
+                         self._container(server).attrs['Config']['Cmd'])
+
+    def test_image_metadata_cannot_make_container_privileged(self):
+        image_id = self._add_image(
+            base.saved_image(), properties={'privileged': 'true',
+                                            'docker_privileged': 'true'})
+        server = self._boot(image_id, metadata={'privileged': 'true'})
+        self.assertFalse(
+            self._container(server).attrs['HostConfig']['Privileged'])
+
+    # Actions
+
+    def test_power_actions_reach_the_engine(self):
+        server = self._boot()
+        started = self._container(server).attrs['State']['StartedAt']
+
+        server = self._stop_server(server)
+        self.assertEqual('exited', self._container(server).status)
+        server = self._start_server(server)
+        self.assertEqual('running', self._container(server).status)
+
+        server = self._reboot_server(server)
+        state = self._container(server).attrs['State']
+        self.assertEqual('running', state['Status'])
+        self.assertNotEqual(started, state['StartedAt'])
+        started = state['StartedAt']
+
+        server = self._reboot_server(server, hard=True)
+        state = self._container(server).attrs['State']
+        self.assertEqual('running', state['Status'])
+        self.assertNotEqual(started, state['StartedAt'])
+
+        self.api.post_server_action(server['id'], {'pause': None})
+        server = self._wait_for_state_change(server, 'PAUSED')
+        self.assertEqual('paused', self._container(server).status)
+        self.api.post_server_action(server['id'], {'unpause': None})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('running', self._container(server).status)
+
+        server = self._suspend_server(server)
+        self.assertEqual('paused', self._container(server).status)
+        server = self._resume_server(server)
+        self.assertEqual('running', self._container(server).status)
+
+        self._delete_server(server)
+        self._assert_no_container(server)
+
+    def test_soft_delete_and_restore(self):
+        self.flags(reclaim_instance_interval=3600)
+        server = self._boot()
+        self.api.delete_server(server['id'])
+        server = self._wait_for_state_change(server, 'SOFT_DELETED')
+        self.assertEqual('exited', self._container(server).status)
+        self.api.post_server_action(server['id'], {'restore': None})
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('running', self._container(server).status)
+
+    def test_rebuild_runs_new_image(self):
+        server = self._boot()
+        old_id = self._container(server).id
+        other = self._add_image(base.saved_image(tag='other'))
+        server = self._rebuild_server(server, other)
+        container = self._container(server)
+        self.assertNotEqual(old_id, container.id)
+        self.assertEqual('glance:%s' % other, container.attrs['Config']['Image'])
+        self.assertEqual('running', container.status)
+
+    def test_console_output_is_container_output(self):
+        server = self._boot()
+        self._exec(server, 'echo from-exec > /proc/1/fd/1')
+        output = self.api.get_server_console_output(server['id'])['output']
+        self.assertIn('container started', output)
+        self.assertIn('from-exec', output)
+
+    def test_diagnostics_are_engine_figures(self):
+        server = self._boot()
+        self._exec(server, 'dd if=/dev/zero of=/tmp/f bs=1M count=8')
+        diags = self.admin_api.get_server_diagnostics(server['id'])
+        self.assertEqual('running', diags['state'])
+        self.assertEqual(64, diags['memory_details']['maximum'])
+        self.assertGreater(diags['memory_details']['used'], 0)
+        self.assertGreater(diags['cpu_details'][0]['time'], 0)
+        self.assertEqual(1, diags['num_disks'])
+
+    def test_hypervisor_reports_host_and_allocations(self):
+        self._boot()
+        hypervisors = self.admin_api.api_get(
+            '/os-hypervisors/detail').body['hypervisors']
+        self.assertEqual(1, len(hypervisors))
+        hyp = hypervisors[0]
+        self.assertEqual('docker', hyp['hypervisor_type'])
+        self.assertEqual('compute', hyp['hypervisor_hostname'])
+        self.assertEqual(os.cpu_count(), self.client.info()['NCPU'])
+
+    # Snapshot
+
+    def test_snapshot_keeps_files_and_boots(self):
+        server = self._boot()
+        self._exec(server, 'echo precious > /root/data.txt')
+        snapshot_id = self.api.post_server_action(
+            server['id'], {'createImage': {'name': 'snap'}})['image_id']
+        self.addCleanup(base.remove_engine_image, self.client, snapshot_id)
+        image = self.glance.show(None, snapshot_id)
+        self.assertEqual('docker', image['container_format'])
+        self.assertEqual('raw', image['disk_format'])
+        payload = self.glance.data(snapshot_id)
+        with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
+            self.assertIn('manifest.json', tar.getnames())
+        self.assertEqual('running', self._container(server).status)
+
+        # Boot from the bytes in Glance, not from the engine's copy.
+        base.remove_engine_image(self.client, snapshot_id)
+        self.downloads.clear()
+        clone = self._boot(snapshot_id)
+        self.assertEqual([snapshot_id], self.downloads)
+        self.assertEqual('precious\n', self._exec(clone, 'cat /root/data.txt'))
+
+    # Bad input and faults
+
+    def _boot_fails(self, image_id=None, flavor_id=None):
+        server = self._boot(image_id, flavor_id, expected_state='ERROR')
+        self._assert_no_container(server)
+        self.assertEqual([], os.listdir(engine.CONF.docker.data_dir))
+        return self._fault(server)
+
+    def test_non_docker_image_fails(self):
+        image_id = self._add_image(b'\0' * 1024, container_format='bare')
+        fault = self._boot_fails(image_id)
+        self.assertIn('container_format is bare', fault)
+        self.assertIn('--container-format docker', fault)
+
+    def test_corrupt_tarball_fails(self):
+        image_id = self._add_image(b'this is not a tarball' * 100)
+        fault = self._boot_fails(image_id)
+        self.assertIn('could not load', fault)
+
+    def test_truncated_tarball_fails(self):
+        payload = base.saved_image()
+        image_id = self._add_image(payload[:len(payload) // 2])
+        fault = self._boot_fails(image_id)
+        self.assertIn('could not load', fault)
+        self.assertRaises(Exception, self.client.images.get,
+                          'glance:%s' % image_id)
+
+    def test_process_exiting_at_once_fails_with_its_output(self):
+        image_id = self._add_image(base.saved_image(FAILING_CMD, tag='fail'))
+        fault = self._boot_fails(image_id)
+        self.assertIn('exited at once with code 3', fault)
+        self.assertIn('fatal: no config found', fault)
+
+    def test_memory_limit_refused_by_engine_fails(self):
+        flavor_id = self._create_flavor(memory_mb=4, vcpu=1, disk=1,
+                                        ephemeral=0)
+        fault = self._boot_fails(flavor_id=flavor_id)
+        self.assertIn('Minimum memory limit', fault)
+
+    def test_failed_glance_download_fails(self):
+        image_id = self._add_image(base.saved_image())
+        self.glance.download_failures[image_id] = IOError(
+            'connection to Glance reset')
+        fault = self._boot_fails(image_id)
+        self.assertIn('connection to Glance reset', fault)
+
+    def test_engine_going_away_mid_spawn_fails(self):
+        self.flags(max_attempts=1, group='scheduler')
+        image_id = self._add_image(base.saved_image())
+        socket_dir = self.useFixture(fixtures.TempDir()).path
+        proxy = base.CuttingEngineProxy(
+            os.path.join(socket_dir, 'docker.sock'), '/var/run/docker.sock',
+            cut_on='/images/load')
+        self.addCleanup(proxy.close)
+        self.flags(host_url=proxy.url, group='docker')
+        self.compute.driver._engine._client = None
+        server = self._boot(image_id, expected_state='ERROR')
+        self._assert_no_container(server)
+        self.assertIn('cannot be reached', self._fault(server))
