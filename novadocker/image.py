@@ -52,6 +52,25 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
+class _GlanceStream(object):
+    """Chunks of a Glance download, remembering why the download failed.
+
+    The engine client wraps an error raised while it sends the request body
+    into a connection error; this keeps the cause the user must see.
+    """
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+        self.error = None
+
+    def __iter__(self):
+        try:
+            yield from self._chunks
+        except Exception as e:
+            self.error = e
+            raise
+
+
 class ImageStore(object):
     def __init__(self, engine):
         self._engine = engine
@@ -103,12 +122,21 @@ class ImageStore(object):
             with open(staged, 'rb') as tarball:
                 return self._load_stream(image_id, tarball)
         try:
-            chunks = self._glance.download(context, image_id)
+            download = _GlanceStream(self._glance.download(context, image_id))
         except Exception as e:
-            raise exception.ImageUnacceptable(
-                image_id=image_id,
-                reason=_('its download from Glance failed: %s') % e) from e
-        return self._load_stream(image_id, chunks)
+            raise self._download_failed(image_id, e) from e
+        try:
+            return self._load_stream(image_id, download)
+        except Exception as e:
+            if download.error is None:
+                raise
+            raise self._download_failed(image_id, download.error) from e
+
+    @staticmethod
+    def _download_failed(image_id, error):
+        return exception.ImageUnacceptable(
+            image_id=image_id,
+            reason=_('its download from Glance failed: %s') % error)
 
     def _load_stream(self, image_id, data):
         try:
@@ -121,14 +149,6 @@ class ImageStore(object):
                 reason=_('the Docker engine could not load it (%s); the '
                          'image data must be a complete "docker save" '
                          'tarball') % e) from e
-        except engine_mod.EngineUnavailable:
-            raise
-        except Exception as e:
-            # A failed download surfaces here, raised by the iterator the
-            # engine was reading from.
-            raise exception.ImageUnacceptable(
-                image_id=image_id,
-                reason=_('its download from Glance failed: %s') % e) from e
         if len(images) != 1:
             raise exception.ImageUnacceptable(
                 image_id=image_id,
