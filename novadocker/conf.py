@@ -58,4 +58,4 @@ def register_opts(conf):
 
 
 def list_opts():
-    return {docker_group: docker_opts}
+    return [(docker_group, docker_opts)]

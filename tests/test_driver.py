@@ -1,0 +1,113 @@
+"""Driver behaviour that Nova's API does not show, checked on the engine."""
+
+import os
+import time
+
+import fixtures
+from nova.compute import power_state
+from nova import exception
+from nova import test
+from nova.tests.unit import utils as test_utils
+from nova.virt import fake
+import nova.virt.node
+
+from novadocker import driver as driver_mod
+from novadocker import engine
+from tests import base
+
+EXITS_LATER_CMD = ["/bin/sh", "-c", "sleep 1; exit 3"]
+# Nova's TestCase stubs the node identity file out; this test needs it.
+_READ_NODE_UUID = nova.virt.node.read_local_node_uuid
+_WRITE_NODE_UUID = nova.virt.node.write_local_node_uuid
+
+
+class DockerDriverTestCase(test.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.client = base.docker_client()
+        self.flags(state_path=self.useFixture(fixtures.TempDir()).path)
+        self.glance = self.useFixture(base.StreamingGlanceFixture(self))
+        self.driver = driver_mod.DockerDriver(fake.FakeVirtAPI())
+        self.ctxt = test_utils.get_test_admin_context()
+
+    def _spawn(self, cmd=None, tag='latest'):
+        image_id = self.glance.add_docker_image(base.saved_image(cmd, tag))
+        self.addCleanup(base.remove_engine_image, self.client, image_id)
+        instance = test_utils.get_test_instance(obj=True)
+        instance.image_ref = image_id
+        self.addCleanup(base.remove_instance_containers, self.client,
+                        instance.uuid)
+        image_meta = test_utils.get_test_image_object(None, instance)
+        self.driver.spawn(self.ctxt, instance, image_meta, [], None, {})
+        return instance
+
+    def test_unreachable_engine_names_socket_and_permission(self):
+        self.flags(host_url='unix:///nonexistent/docker.sock', group='docker')
+        error = self.assertRaises(engine.EngineUnavailable,
+                                  self.driver.init_host, 'compute')
+        self.assertIn('unix:///nonexistent/docker.sock', str(error))
+        self.assertIn('group', str(error))
+
+    def test_lists_only_its_own_containers(self):
+        base.saved_image()
+        foreign = self.client.containers.create(
+            '%s:latest' % base.TEST_REPOSITORY,
+            name='not-nova-%d' % os.getpid())
+        self.addCleanup(foreign.remove, force=True)
+        instance = self._spawn()
+        self.assertEqual([instance.uuid], [
+            u for u in self.driver.list_instance_uuids()
+            if u == instance.uuid])
+        self.assertNotIn(foreign.name, self.driver.list_instances())
+        self.assertNotIn(foreign.id, self.driver.list_instance_uuids())
+        self.assertIn(instance.name, self.driver.list_instances())
+
+    def test_crashed_process_reports_crashed(self):
+        instance = self._spawn(EXITS_LATER_CMD, tag='exits-later')
+        self.assertEqual(power_state.RUNNING,
+                         self.driver.get_info(instance).state)
+        self.client.containers.get('nova-%s' % instance.uuid).wait(timeout=10)
+        self.assertEqual(power_state.CRASHED,
+                         self.driver.get_info(instance).state)
+
+    def test_power_off_honours_timeout(self):
+        # This image's shell ignores SIGTERM as PID 1, so only the kill at
+        # the end of the timeout stops it.
+        instance = self._spawn(["/bin/sh", "-c", "sleep 86400"],
+                               tag='ignores-term')
+        started = time.monotonic()
+        self.driver.power_off(instance, timeout=2)
+        elapsed = time.monotonic() - started
+        self.assertGreaterEqual(elapsed, 2)
+        self.assertEqual(power_state.SHUTDOWN,
+                         self.driver.get_info(instance).state)
+
+    def test_node_identity_survives_restart(self):
+        for name, real in (('read_local_node_uuid', _READ_NODE_UUID),
+                           ('write_local_node_uuid', _WRITE_NODE_UUID),
+                           ('LOCAL_NODE_UUID', None)):
+            self.useFixture(fixtures.MonkeyPatch('nova.virt.node.' + name,
+                                                 real))
+        first = self.driver.get_nodenames_by_uuid()
+        nova.virt.node.LOCAL_NODE_UUID = None
+        restarted = driver_mod.DockerDriver(fake.FakeVirtAPI())
+        self.assertEqual(first, restarted.get_nodenames_by_uuid())
+        with open(os.path.join(engine.CONF.state_path, 'compute_id')) as f:
+            self.assertEqual(list(first)[0], f.read().strip())
+
+    def test_resources_count_what_instances_were_given(self):
+        before = self.driver.get_available_resource('compute')
+        instance = self._spawn()
+        after = self.driver.get_available_resource('compute')
+        self.assertEqual(instance.flavor.vcpus,
+                         after['vcpus_used'] - before['vcpus_used'])
+        self.assertEqual(instance.flavor.memory_mb,
+                         after['memory_mb_used'] - before['memory_mb_used'])
+        self.assertEqual(self.client.info()['NCPU'], after['vcpus'])
+        self.assertEqual('docker', after['hypervisor_type'])
+
+    def test_missing_container_is_instance_not_found(self):
+        instance = test_utils.get_test_instance(obj=True)
+        self.assertFalse(self.driver.instance_exists(instance))
+        self.assertRaises(exception.InstanceNotFound,
+                          self.driver.get_info, instance)
