@@ -3,6 +3,7 @@
 import copy
 import io
 import json
+import os
 import socket
 import subprocess
 import tarfile
@@ -33,7 +34,7 @@ def docker_client():
     return client
 
 
-def _busybox_rootfs():
+def _busybox_rootfs(padding_mib=0):
     applets = subprocess.run([_BUSYBOX, '--list'], check=True,
                              capture_output=True, text=True).stdout.split()
     buf = io.BytesIO()
@@ -44,6 +45,10 @@ def _busybox_rootfs():
             info.mode = 0o1777 if directory == 'tmp' else 0o755
             tar.addfile(info)
         tar.add(_BUSYBOX, arcname='bin/busybox')
+        if padding_mib:
+            info = tarfile.TarInfo('padding')
+            info.size = padding_mib * 1024 * 1024
+            tar.addfile(info, io.BytesIO(os.urandom(info.size)))
         for applet in applets:
             if applet == 'busybox':
                 continue
@@ -54,18 +59,19 @@ def _busybox_rootfs():
     return buf.getvalue()
 
 
-def saved_image(cmd=None, tag='latest'):
-    """Bytes of ``docker save`` of a busybox image built with docker import.
+def saved_image(cmd=None, tag='latest', padding_mib=0):
+    """Bytes of ``docker save`` of a busybox image built with docker import,
+    optionally with a file of random bytes to make it bigger.
 
-    The image is imported once per command and process.
+    The image is imported once per command, tag and process.
     """
     cmd = cmd or LONG_RUNNING_CMD
-    key = (tuple(cmd), tag)
+    key = (tuple(cmd), tag, padding_mib)
     if key not in _IMAGE_CACHE:
         client = docker_client()
         ref = '%s:%s' % (TEST_REPOSITORY, tag)
         client.api.import_image_from_data(
-            _busybox_rootfs(), repository=TEST_REPOSITORY, tag=tag,
+            _busybox_rootfs(padding_mib), repository=TEST_REPOSITORY, tag=tag,
             changes=['CMD %s' % json.dumps(cmd)])
         _IMAGE_CACHE[key] = b''.join(client.images.get(ref).save(named=ref))
     return _IMAGE_CACHE[key]
