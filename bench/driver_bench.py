@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import docker
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from nova import config  # noqa: E402
@@ -99,8 +100,13 @@ def main():
     parser.add_argument('--padding-mib', type=int, default=64,
                         help='random bytes added to the image, so loading '
                              'it is not dominated by fixed costs')
+    parser.add_argument('--spawn-check-seconds', type=float,
+                        help='override [docker] spawn_check_seconds')
     args = parser.parse_args()
     config.parse_args([])
+    if args.spawn_check_seconds is not None:
+        engine.CONF.set_override('spawn_check_seconds',
+                                 args.spawn_check_seconds, group='docker')
     objects.register_all()
     client = base.docker_client()
     images = LocalImageService()
@@ -128,8 +134,12 @@ def main():
         return instance
 
     def unload():
-        client.images.remove(image_mod.reference(image_id), force=True)
-        client.images.remove('%s:bench' % base.TEST_REPOSITORY, force=True)
+        for ref in (image_mod.reference(image_id),
+                    '%s:bench' % base.TEST_REPOSITORY):
+            try:
+                client.images.remove(ref, force=True)
+            except docker.errors.ImageNotFound:
+                pass
 
     drv.destroy(ctx, spawn(), None)   # warm up, image now loaded
     loaded, create_start = [], []

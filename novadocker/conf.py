@@ -44,11 +44,12 @@ docker_opts = [
                help='Seconds a soft reboot waits for the container\'s '
                     'process to exit after its stop signal before killing '
                     'it.'),
-    cfg.FloatOpt('spawn_check_seconds', default=0.2, min=0,
+    cfg.FloatOpt('spawn_check_seconds', default=0.05, min=0,
                  help='After starting a container, seconds to watch for its '
                       'process exiting at once; such a spawn fails with the '
-                      'exit code and the last lines of output. 0 disables '
-                      'the watch.'),
+                      'exit code and the last lines of output. Raise it for '
+                      'images whose process takes longer to fail; every '
+                      'spawn waits this long. 0 disables the watch.'),
 ]
 
 

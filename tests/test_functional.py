@@ -268,6 +268,8 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
                           'glance:%s' % image_id)
 
     def test_process_exiting_at_once_fails_with_its_output(self):
+        # A generous watch, so a loaded test machine cannot make it flaky.
+        self.flags(spawn_check_seconds=2, group='docker')
         image_id = self._add_image(base.saved_image(FAILING_CMD, tag='fail'))
         fault = self._boot_fails(image_id)
         self.assertIn('exited at once with code 3', fault)
