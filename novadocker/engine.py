@@ -110,10 +110,6 @@ class Engine(object):
         with translated_errors('report its host information'):
             return self.client.info()
 
-    def version(self):
-        with translated_errors('report its version'):
-            return self.client.version()
-
     def find(self, instance):
         """The instance's container, or None when the engine has none."""
         with translated_errors('inspect %s' % container_name(instance)):
