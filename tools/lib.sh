@@ -5,8 +5,8 @@ STATE=${STATE:-$REPO/state}
 VENV=$REPO/.venv
 mkdir -p "$STATE/log"
 
-stage() { STAGE_START=$(date +%s.%N); printf '==> %s\n' "$*"; }
-stage_done() { printf '    done in %.1fs\n' "$(echo "$(date +%s.%N) - $STAGE_START" | bc)"; }
+stage() { STAGE_START=$EPOCHREALTIME; printf '==> %s\n' "$*"; }
+stage_done() { awk -v s="$STAGE_START" -v e="$EPOCHREALTIME" 'BEGIN { printf "    done in %.1fs\n", e - s }'; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 ensure_debian_packages() {
