@@ -9,7 +9,6 @@ import os
 
 from docker import errors as docker_errors
 from oslo_log import log as logging
-from oslo_utils import excutils
 from oslo_utils import units
 import requests
 
@@ -67,11 +66,10 @@ class DockerDriver(driver.ComputeDriver):
         return host.available_resource(self._engine)
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        resources = host.available_resource(self._engine)
         ratios = self._get_allocation_ratios(
             provider_tree.data(nodename).inventory)
         provider_tree.update_inventory(
-            nodename, host.inventory(resources, ratios))
+            nodename, host.inventory(self._engine.info(), ratios))
 
     def get_host_uptime(self):
         return host.uptime()
@@ -110,15 +108,14 @@ class DockerDriver(driver.ComputeDriver):
                 created = self._engine.client.containers.create(**kwargs)
             if power_on:
                 self._start(instance, created)
-        except engine.EngineRefused as e:
+        except Exception as e:
             self._remove(instance)
             keys.remove(instance)
-            raise exception.BuildAbortException(
-                instance_uuid=instance.uuid, reason=e.format_message())
-        except Exception:
-            with excutils.save_and_reraise_exception():
-                self._remove(instance)
-                keys.remove(instance)
+            if isinstance(e, engine.EngineRefused):
+                raise exception.BuildAbortException(
+                    instance_uuid=instance.uuid,
+                    reason=e.format_message()) from e
+            raise
         LOG.info('Spawned container %s', created.name, instance=instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,

@@ -75,21 +75,21 @@ def available_resource(docker_engine):
     }
 
 
-def inventory(resources, ratios):
-    """Placement inventory from available_resource() figures."""
+def inventory(info, ratios):
+    """Placement inventory from the engine's host information."""
     def record(total, reserved, ratio):
         return {'total': total, 'min_unit': 1, 'max_unit': total,
                 'step_size': 1, 'allocation_ratio': ratio,
                 'reserved': reserved}
     reserved_disk_gb = (CONF.reserved_host_disk_mb + units.Ki - 1) // units.Ki
     return {
-        'VCPU': record(resources['vcpus'], CONF.reserved_host_cpus,
+        'VCPU': record(info['NCPU'], CONF.reserved_host_cpus,
                        ratios['VCPU']),
-        'MEMORY_MB': record(resources['memory_mb'],
+        'MEMORY_MB': record(info['MemTotal'] // units.Mi,
                             CONF.reserved_host_memory_mb,
                             ratios['MEMORY_MB']),
-        'DISK_GB': record(resources['local_gb'], reserved_disk_gb,
-                          ratios['DISK_GB']),
+        'DISK_GB': record(_disk_usage(info).total // units.Gi,
+                          reserved_disk_gb, ratios['DISK_GB']),
     }
 
 

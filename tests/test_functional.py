@@ -211,10 +211,16 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         hypervisors = self.admin_api.api_get(
             '/os-hypervisors/detail').body['hypervisors']
         self.assertEqual(1, len(hypervisors))
-        hyp = hypervisors[0]
-        self.assertEqual('docker', hyp['hypervisor_type'])
-        self.assertEqual('compute', hyp['hypervisor_hostname'])
-        self.assertEqual(os.cpu_count(), self.client.info()['NCPU'])
+        self.assertEqual('docker', hypervisors[0]['hypervisor_type'])
+        self.assertEqual('compute', hypervisors[0]['hypervisor_hostname'])
+        info = self.client.info()
+        rp_uuid = self._get_provider_uuid_by_host('compute')
+        inventory = self._get_provider_inventory(rp_uuid)
+        self.assertEqual(info['NCPU'], inventory['VCPU']['total'])
+        self.assertEqual(info['MemTotal'] // units.Mi,
+                         inventory['MEMORY_MB']['total'])
+        self.assertEqual({'VCPU': 2, 'MEMORY_MB': 64, 'DISK_GB': 1},
+                         self._get_provider_usages(rp_uuid))
 
     # Snapshot
 
