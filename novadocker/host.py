@@ -35,6 +35,12 @@ def _disk_usage(info):
     return shutil.disk_usage('/')
 
 
+def _totals(info):
+    """The host's vcpus, memory MiB and disk GiB, as the engine sees them."""
+    return (info['NCPU'], info['MemTotal'] // units.Mi,
+            _disk_usage(info).total // units.Gi)
+
+
 def _allocated(containers):
     """What Nova gave its containers: vcpus, memory MiB and root GiB."""
     vcpus = memory_mb = root_gb = 0
@@ -52,13 +58,14 @@ def _allocated(containers):
 def available_resource(docker_engine):
     info = docker_engine.info()
     disk = _disk_usage(info)
+    vcpus, memory_mb, local_gb = _totals(info)
     vcpus_used, memory_mb_used, local_gb_used = _allocated(
         docker_engine.nova_containers())
     arch = fields.Architecture.canonicalize(info.get('Architecture', ''))
     return {
-        'vcpus': info['NCPU'],
-        'memory_mb': info['MemTotal'] // units.Mi,
-        'local_gb': disk.total // units.Gi,
+        'vcpus': vcpus,
+        'memory_mb': memory_mb,
+        'local_gb': local_gb,
         'vcpus_used': vcpus_used,
         'memory_mb_used': memory_mb_used,
         'local_gb_used': local_gb_used,
@@ -82,14 +89,12 @@ def inventory(info, ratios):
                 'step_size': 1, 'allocation_ratio': ratio,
                 'reserved': reserved}
     reserved_disk_gb = (CONF.reserved_host_disk_mb + units.Ki - 1) // units.Ki
+    vcpus, memory_mb, local_gb = _totals(info)
     return {
-        'VCPU': record(info['NCPU'], CONF.reserved_host_cpus,
-                       ratios['VCPU']),
-        'MEMORY_MB': record(info['MemTotal'] // units.Mi,
-                            CONF.reserved_host_memory_mb,
+        'VCPU': record(vcpus, CONF.reserved_host_cpus, ratios['VCPU']),
+        'MEMORY_MB': record(memory_mb, CONF.reserved_host_memory_mb,
                             ratios['MEMORY_MB']),
-        'DISK_GB': record(_disk_usage(info).total // units.Gi,
-                          reserved_disk_gb, ratios['DISK_GB']),
+        'DISK_GB': record(local_gb, reserved_disk_gb, ratios['DISK_GB']),
     }
 
 
