@@ -2,11 +2,8 @@
 
 import copy
 import io
-import json
 import os
 import socket
-import subprocess
-import tarfile
 import threading
 
 import docker
@@ -14,6 +11,7 @@ from oslo_utils import uuidutils
 
 from nova.tests.fixtures import glance as glance_fixture
 
+from aio import sample_image
 from novadocker import engine
 
 TEST_REPOSITORY = 'novadocker-test/busybox'
@@ -22,7 +20,6 @@ TEST_REPOSITORY = 'novadocker-test/busybox'
 LONG_RUNNING_CMD = ["/bin/sh", "-c",
                     "trap 'exit 0' TERM; echo container started; "
                     "sleep 86400 & wait"]
-_BUSYBOX = '/bin/busybox'
 _IMAGE_CACHE = {}
 
 
@@ -32,31 +29,6 @@ def docker_client():
                                  version='auto')
     client.ping()
     return client
-
-
-def _busybox_rootfs(padding_mib=0):
-    applets = subprocess.run([_BUSYBOX, '--list'], check=True,
-                             capture_output=True, text=True).stdout.split()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w') as tar:
-        for directory in ('bin', 'etc', 'root', 'tmp', 'proc', 'sys', 'dev'):
-            info = tarfile.TarInfo(directory)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if directory == 'tmp' else 0o755
-            tar.addfile(info)
-        tar.add(_BUSYBOX, arcname='bin/busybox')
-        if padding_mib:
-            info = tarfile.TarInfo('padding')
-            info.size = padding_mib * 1024 * 1024
-            tar.addfile(info, io.BytesIO(os.urandom(info.size)))
-        for applet in applets:
-            if applet == 'busybox':
-                continue
-            info = tarfile.TarInfo('bin/' + applet)
-            info.type = tarfile.SYMTYPE
-            info.linkname = 'busybox'
-            tar.addfile(info)
-    return buf.getvalue()
 
 
 def saved_image(cmd=None, tag='latest', padding_mib=0):
@@ -70,9 +42,8 @@ def saved_image(cmd=None, tag='latest', padding_mib=0):
     if key not in _IMAGE_CACHE:
         client = docker_client()
         ref = '%s:%s' % (TEST_REPOSITORY, tag)
-        client.api.import_image_from_data(
-            _busybox_rootfs(padding_mib), repository=TEST_REPOSITORY, tag=tag,
-            changes=['CMD %s' % json.dumps(cmd)])
+        sample_image.import_busybox(client, TEST_REPOSITORY, tag, cmd,
+                                    padding_mib)
         _IMAGE_CACHE[key] = b''.join(client.images.get(ref).save(named=ref))
     return _IMAGE_CACHE[key]
 

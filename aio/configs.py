@@ -1,0 +1,179 @@
+"""Configuration files of every service, rendered into the state directory.
+
+They are rewritten on every run, so an edit belongs here, not in the files.
+"""
+
+import os
+
+from aio import layout as aio_layout
+from aio.layout import HOST, PORTS, url
+
+
+def _ini(sections):
+    lines = []
+    for section, options in sections.items():
+        lines.append('[%s]' % section)
+        lines.extend('%s = %s' % (key, value)
+                     for key, value in options.items())
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _service_auth(secrets, username):
+    """keystoneauth password options of a service user."""
+    return {
+        'auth_type': 'password',
+        'auth_url': url('keystone', '/v3'),
+        'username': username,
+        'password': secrets['service'],
+        'project_name': 'service',
+        'user_domain_name': 'Default',
+        'project_domain_name': 'Default',
+        'region_name': aio_layout.REGION,
+    }
+
+
+def _authtoken(secrets, username):
+    return dict(_service_auth(secrets, username),
+                www_authenticate_uri=url('keystone', '/v3'),
+                service_token_roles_required='true')
+
+
+def _transport_url(secrets):
+    return 'rabbit://openstack:%s@%s:%d/' % (
+        secrets['rabbit'], HOST, PORTS['rabbitmq'])
+
+
+def rabbitmq(layout, secrets):
+    return '\n'.join([
+        'listeners.tcp.default = %s:%d' % (HOST, PORTS['rabbitmq']),
+        'default_user = openstack',
+        'default_pass = %s' % secrets['rabbit'],
+    ]) + '\n'
+
+
+def keystone(layout, secrets):
+    return _ini({
+        'DEFAULT': {'log_dir': '', 'use_stderr': 'true'},
+        'database': {'connection': layout.sqlite('keystone')},
+        'token': {'provider': 'fernet'},
+        'fernet_tokens': {'key_repository': layout.data('keystone', 'fernet-keys')},
+        'fernet_receipts': {'key_repository': layout.data('keystone', 'fernet-keys')},
+        'credential': {'key_repository': layout.data('keystone', 'credential-keys')},
+    })
+
+
+def placement(layout, secrets):
+    return _ini({
+        'DEFAULT': {'use_stderr': 'true'},
+        'api': {'auth_strategy': 'keystone'},
+        'placement_database': {'connection': layout.sqlite('placement')},
+        'keystone_authtoken': _authtoken(secrets, 'placement'),
+    })
+
+
+def glance(layout, secrets):
+    store = layout.data('glance', 'images')
+    return _ini({
+        'DEFAULT': {
+            'use_stderr': 'true',
+            'enabled_backends': 'local:file',
+            'node_staging_uri': 'file://' + layout.data('glance', 'staging'),
+        },
+        'database': {'connection': layout.sqlite('glance')},
+        'glance_store': {'default_backend': 'local'},
+        'local': {'filesystem_store_datadir': store},
+        'os_glance_staging_store': {
+            'filesystem_store_datadir': layout.data('glance', 'staging')},
+        'os_glance_tasks_store': {
+            'filesystem_store_datadir': layout.data('glance', 'tasks')},
+        'image_format': {
+            'container_formats': 'bare,docker,ova,ovf',
+            'disk_formats': 'raw,qcow2,vmdk,vdi,iso'},
+        'paste_deploy': {
+            'flavor': 'keystone',
+            'config_file': layout.wheel_etc('glance', 'glance-api-paste.ini')},
+        'keystone_authtoken': _authtoken(secrets, 'glance'),
+        'oslo_concurrency': {'lock_path': layout.data('glance', 'locks')},
+    })
+
+
+def nova(layout, secrets):
+    return _ini({
+        'DEFAULT': {
+            'use_stderr': 'true',
+            'compute_driver': 'docker.DockerDriver',
+            'transport_url': _transport_url(secrets),
+            'my_ip': HOST,
+            'state_path': layout.data('nova'),
+            'instances_path': layout.data('nova', 'instances'),
+            'osapi_compute_workers': '1',
+            'metadata_workers': '1',
+        },
+        'api': {'auth_strategy': 'keystone'},
+        'api_database': {'connection': layout.sqlite('nova', 'nova_api')},
+        'database': {'connection': layout.sqlite('nova', 'nova_cell1')},
+        'wsgi': {'api_paste_config': layout.wheel_etc('nova', 'api-paste.ini')},
+        'conductor': {'workers': '1'},
+        # One host: a failed build's fault names its cause instead of
+        # "Exceeded maximum number of retries".
+        'scheduler': {'workers': '1', 'max_attempts': '1',
+                      'discover_hosts_in_cells_interval': '-1'},
+        'keystone_authtoken': _authtoken(secrets, 'nova'),
+        'service_user': dict(_service_auth(secrets, 'nova'),
+                             send_service_user_token='true'),
+        'placement': _service_auth(secrets, 'nova'),
+        'neutron': dict(_service_auth(secrets, 'neutron'),
+                        service_metadata_proxy='false'),
+        'glance': {'region_name': aio_layout.REGION},
+        'vnc': {'enabled': 'false'},
+        'oslo_concurrency': {'lock_path': layout.data('nova', 'locks')},
+        'docker': {'data_dir': layout.data('nova', 'docker')},
+    })
+
+
+def neutron(layout, secrets):
+    return _ini({
+        'DEFAULT': {
+            'use_stderr': 'true',
+            'bind_host': HOST,
+            'core_plugin': 'ml2',
+            'service_plugins': '',
+            'transport_url': _transport_url(secrets),
+            'state_path': layout.data('neutron'),
+            'api_workers': '1',
+            'rpc_workers': '1',
+            'rpc_state_report_workers': '1',
+            'notify_nova_on_port_status_changes': 'true',
+            'notify_nova_on_port_data_changes': 'true',
+            'api_paste_config': layout.wheel_etc('neutron', 'api-paste.ini'),
+        },
+        'database': {'connection': layout.sqlite('neutron')},
+        'keystone_authtoken': _authtoken(secrets, 'neutron'),
+        'nova': _service_auth(secrets, 'nova'),
+        'oslo_concurrency': {'lock_path': layout.data('neutron', 'locks')},
+        'ml2': {
+            'type_drivers': 'flat,vlan,vxlan',
+            'tenant_network_types': 'vxlan',
+            'mechanism_drivers': 'openvswitch',
+            'extension_drivers': 'port_security',
+        },
+        'ml2_type_vxlan': {'vni_ranges': '1:1000'},
+    })
+
+
+def write_all(layout, secrets):
+    """Writes every file; returns nothing, raises OSError on failure."""
+    files = {
+        layout.etc('rabbitmq', 'rabbitmq.conf'): rabbitmq(layout, secrets),
+        layout.etc('rabbitmq', 'enabled_plugins'): '[].\n',
+        layout.etc('keystone', 'keystone.conf'): keystone(layout, secrets),
+        layout.etc('placement', 'placement.conf'): placement(layout, secrets),
+        layout.etc('glance', 'glance-api.conf'): glance(layout, secrets),
+        layout.etc('nova', 'nova.conf'): nova(layout, secrets),
+        layout.etc('neutron', 'neutron.conf'): neutron(layout, secrets),
+    }
+    for path, text in files.items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(text)

@@ -1,0 +1,82 @@
+"""What a first-time user gets: clouds.yaml, flavors, an image, a server."""
+
+import os
+import subprocess
+
+import docker
+import yaml
+
+from aio import identity
+from aio import sample_image
+from aio.layout import REGION
+
+IMAGE_NAME = 'busybox'
+SERVER_NAME = 'demo'
+# DevStack's names, so the seeds' commands (--flavor m1.tiny) work as is.
+FLAVORS = (
+    ('m1.nano', 64, 1, 0),
+    ('m1.micro', 128, 1, 0),
+    ('m1.tiny', 512, 1, 1),
+    ('m1.small', 2048, 1, 20),
+    ('m1.medium', 4096, 2, 40),
+    ('m1.large', 8192, 4, 80),
+)
+
+
+def write_clouds_yaml(layout, secrets):
+    clouds = {
+        name: {'auth': identity.cloud_auth(secrets, user),
+               'region_name': REGION, 'identity_api_version': 3}
+        for name, user in (('aio', 'demo'), ('aio-admin', 'admin'))
+    }
+    fd = os.open(layout.clouds_yaml, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                 0o600)
+    with os.fdopen(fd, 'w') as f:
+        yaml.safe_dump({'clouds': clouds}, f, default_flow_style=False)
+
+
+def openstack_cli(layout, cloud, *args, **kwargs):
+    """Runs the stock ``openstack`` client against the all-in-one."""
+    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=layout.clouds_yaml,
+               OS_CLOUD=cloud)
+    return subprocess.run([layout.bin('openstack')] + list(args), env=env,
+                          check=True, capture_output=True, text=True,
+                          **kwargs)
+
+
+def ensure_flavors(conn):
+    existing = {f.name for f in conn.compute.flavors()}
+    for name, ram, vcpus, disk in FLAVORS:
+        if name not in existing:
+            conn.compute.create_flavor(name=name, ram=ram, vcpus=vcpus,
+                                       disk=disk, is_public=True)
+
+
+def ensure_image(layout, conn):
+    """Uploads the sample image the way the seeds do:
+    ``docker save ... | openstack image create --container-format docker
+    --disk-format raw ...``."""
+    if any(i.status == 'active' for i in conn.image.images(name=IMAGE_NAME)):
+        return False
+    ref = sample_image.import_sample(docker.from_env())
+    save = subprocess.Popen(['docker', 'save', ref], stdout=subprocess.PIPE)
+    try:
+        openstack_cli(layout, 'aio-admin', 'image', 'create',
+                      '--container-format', 'docker', '--disk-format', 'raw',
+                      '--public', IMAGE_NAME, stdin=save.stdout)
+    finally:
+        save.stdout.close()
+        save.wait()
+    if save.returncode:
+        raise RuntimeError('docker save %s exited %d' % (ref, save.returncode))
+    return True
+
+
+def ensure_server(layout, conn):
+    """Boots the demo server as the demo user unless it exists."""
+    if conn.compute.find_server(SERVER_NAME):
+        return False
+    openstack_cli(layout, 'aio', 'server', 'create', '--image', IMAGE_NAME,
+                  '--flavor', 'm1.tiny', '--nic', 'none', '--wait',
+                  SERVER_NAME)
+    return True

@@ -1,0 +1,83 @@
+"""Where the all-in-one keeps everything, and the ports it serves on."""
+
+import dataclasses
+import json
+import os
+import secrets
+import sys
+
+HOST = '127.0.0.1'
+REGION = 'RegionOne'
+
+PORTS = {
+    'rabbitmq': 5672,
+    'keystone': 5000,
+    'glance': 9292,
+    'placement': 8778,
+    'nova-api': 8774,
+    'neutron-api': 9696,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    repo: str
+    state: str
+
+    @classmethod
+    def from_environment(cls):
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        return cls(repo, os.environ.get(
+            'AIO_STATE', os.path.join(repo, 'state', 'aio')))
+
+    @property
+    def venv(self):
+        return sys.prefix
+
+    def bin(self, name):
+        return os.path.join(self.venv, 'bin', name)
+
+    def etc(self, service, *name):
+        return os.path.join(self.state, 'etc', service, *name)
+
+    def data(self, service, *name):
+        return os.path.join(self.state, 'data', service, *name)
+
+    def log(self, service):
+        return os.path.join(self.state, 'log', service + '.log')
+
+    def pidfile(self, service):
+        return os.path.join(self.state, 'run', service + '.pid')
+
+    def sqlite(self, service, name=None):
+        return 'sqlite:///' + self.data(service, (name or service) + '.db')
+
+    @property
+    def clouds_yaml(self):
+        return os.path.join(self.state, 'clouds.yaml')
+
+    def wheel_etc(self, *name):
+        """Files the wheels install under <venv>/etc (paste pipelines)."""
+        return os.path.join(self.venv, 'etc', *name)
+
+    def make_dirs(self):
+        for sub in ('etc', 'data', 'log', 'run'):
+            os.makedirs(os.path.join(self.state, sub), exist_ok=True)
+
+
+def url(service, path=''):
+    return 'http://%s:%d%s' % (HOST, PORTS[service], path)
+
+
+def load_secrets(layout):
+    """Passwords generated on the first run and kept for the next ones."""
+    path = os.path.join(layout.state, 'secrets.json')
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    values = {name: secrets.token_urlsafe(16)
+              for name in ('admin', 'demo', 'service', 'rabbit')}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(values, f)
+    return values

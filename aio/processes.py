@@ -1,0 +1,160 @@
+"""Starting, watching and stopping the all-in-one's processes.
+
+Each process is the leader of its own session and is known by its pid file
+(pid and start time, so a recycled pid is never signalled). Stopping
+signals that process group and nothing else.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+
+class ServiceFailed(Exception):
+    def __init__(self, service, log, reason):
+        super().__init__('%s %s; read %s' % (service, reason, log))
+        self.service = service
+        self.log = log
+
+
+def port_in_use(host, port):
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _start_time(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            # The command name (field 2) may contain spaces; it ends at ')'.
+            return f.read().rsplit(')', 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def running_pid(layout, name):
+    """The pid of the service if the process its pid file names is alive."""
+    try:
+        with open(layout.pidfile(name)) as f:
+            pid, started = f.read().split()
+        pid = int(pid)
+    except (OSError, ValueError):
+        return None
+    if _start_time(pid) != started:
+        return None
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            if any(line.split()[1:2] == ['Z'] for line in f
+                   if line.startswith('State:')):
+                return None
+    except OSError:
+        return None
+    return pid
+
+
+def start(layout, name, argv, env=None):
+    """Starts ``argv`` unless the service already runs; returns its pid.
+
+    It runs in its own data directory, where crash dumps land.
+    """
+    pid = running_pid(layout, name)
+    if pid:
+        return pid
+    os.makedirs(layout.data(name), exist_ok=True)
+    log = open(layout.log(name), 'ab')
+    log.write(b'\n==== %s starting: %s\n' % (
+        time.strftime('%F %T').encode(), ' '.join(argv).encode()))
+    log.flush()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=layout.data(name),
+            env=dict(os.environ, **(env or {})))
+    except OSError as e:
+        raise ServiceFailed(name, layout.log(name), 'could not start: %s' % e)
+    finally:
+        log.close()
+    with open(layout.pidfile(name), 'w') as f:
+        f.write('%d %s\n' % (proc.pid, _start_time(proc.pid)))
+    return proc.pid
+
+
+def wait(layout, name, ready, timeout):
+    """Polls ``ready()`` until true; fails if the process dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready():
+            return
+        if not running_pid(layout, name):
+            # Reap it, so that its exit code can be reported.
+            pid = _pid_in_file(layout, name)
+            code = _reap(pid)
+            raise ServiceFailed(
+                name, layout.log(name),
+                'exited during start-up%s' % (
+                    ' with code %d' % code if code is not None else ''))
+        if time.monotonic() > deadline:
+            raise ServiceFailed(name, layout.log(name),
+                                'was not ready after %d s' % timeout)
+        time.sleep(0.2)
+
+
+def _pid_in_file(layout, name):
+    try:
+        with open(layout.pidfile(name)) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _reap(pid):
+    if pid is None:
+        return None
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def stop(layout, name, timeout=20):
+    """Stops the service's process group; True if something was running."""
+    pid = running_pid(layout, name)
+    if pid:
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while running_pid(layout, name) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.1)
+        if running_pid(layout, name):
+            _signal_group(pid, signal.SIGKILL)
+            while running_pid(layout, name):
+                _reap(pid)
+                time.sleep(0.1)
+    try:
+        os.unlink(layout.pidfile(name))
+    except FileNotFoundError:
+        pass
+    return bool(pid)
+
+
+def _signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def http_answers(url):
+    """True once anything answers HTTP at ``url`` (any status)."""
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True

@@ -1,0 +1,14 @@
+"""Loads a service's WSGI application for gunicorn.
+
+The services parse ``sys.argv`` with oslo.config when their application
+module is imported; gunicorn's own flags would make that fail and the
+worker respawn forever, so they are removed first.
+"""
+
+import importlib
+import sys
+
+
+def application(module):
+    sys.argv = sys.argv[:1]
+    return importlib.import_module(module).application
