@@ -3,6 +3,7 @@
 import argparse
 import concurrent.futures
 import contextlib
+import datetime
 import os
 import shutil
 import signal
@@ -68,17 +69,20 @@ def _start_and_wait(layout, group):
         processes.wait(layout, service.name, service.ready, service.timeout)
 
 
-def _wait_for_nova_service(layout, conn, binary, timeout=120):
-    """Until the service reports up through the services API."""
+def _wait_for_nova_service(layout, conn, binary, started, timeout=120):
+    """Until the service has reported through the services API since it
+    was started (a record from an earlier run still reads "up" for a
+    minute)."""
     deadline = time.monotonic() + timeout
-    while not any(s.binary == binary and s.state == 'up'
+    while not any(s.binary == binary and s.updated_at
+                  and datetime.datetime.fromisoformat(s.updated_at) > started
                   for s in conn.compute.services()):
         processes.wait(layout, binary, lambda: True, timeout)
         if time.monotonic() > deadline:
             raise processes.ServiceFailed(
                 binary, layout.log(binary),
                 'did not report up within %d s' % timeout)
-        time.sleep(0.5)
+        time.sleep(0.3)
 
 
 def _map_compute_host(layout, conn, timeout=60):
@@ -98,6 +102,10 @@ def _map_compute_host(layout, conn, timeout=60):
                 'nova-compute', layout.log('nova-compute'),
                 'has no hypervisor to map after %d s' % timeout)
         time.sleep(1)
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def up(layout):
@@ -142,15 +150,16 @@ def up(layout):
                        by_name['rabbitmq'].timeout)
         # nova-compute waits for the conductor, and retries only every
         # 10 s, if it starts first.
+        started = _utcnow()
         for service in group('neutron-rpc', 'nova-conductor',
                              'nova-scheduler'):
             processes.start(layout, service.name, service.argv, service.env)
         admin = identity.connect(secrets)
-        _wait_for_nova_service(layout, admin, 'nova-conductor')
+        _wait_for_nova_service(layout, admin, 'nova-conductor', started)
         compute = by_name['nova-compute']
         processes.start(layout, compute.name, compute.argv, compute.env)
         for binary in NOVA_BINARIES:
-            _wait_for_nova_service(layout, admin, binary)
+            _wait_for_nova_service(layout, admin, binary, started)
         processes.wait(layout, 'neutron-rpc', lambda: True, 0)
         _map_compute_host(layout, admin)
     with stage('Flavors and the sample image (docker save | openstack '

@@ -13,6 +13,9 @@ import time
 import urllib.error
 import urllib.request
 
+# The processes this one started, so that their exit codes can be read.
+_children = {}
+
 
 class ServiceFailed(Exception):
     def __init__(self, service, log, reason):
@@ -80,6 +83,7 @@ def start(layout, name, argv, env=None):
         log.close()
     with open(layout.pidfile(name), 'w') as f:
         f.write('%d %s\n' % (proc.pid, _start_time(proc.pid)))
+    _children[proc.pid] = proc
     return proc.pid
 
 
@@ -90,9 +94,7 @@ def wait(layout, name, ready, timeout):
         if ready():
             return
         if not running_pid(layout, name):
-            # Reap it, so that its exit code can be reported.
-            pid = _pid_in_file(layout, name)
-            code = _reap(pid)
+            code = _reap(_pid_in_file(layout, name))
             raise ServiceFailed(
                 name, layout.log(name),
                 'exited during start-up%s' % (
@@ -112,13 +114,9 @@ def _pid_in_file(layout, name):
 
 
 def _reap(pid):
-    if pid is None:
-        return None
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return None
-    return os.waitstatus_to_exitcode(status) if done else None
+    """Collects a child that exited; its exit code, None if unknown."""
+    proc = _children.get(pid)
+    return proc.poll() if proc else None
 
 
 def stop(layout, name, timeout=20):

@@ -1,0 +1,222 @@
+"""End to end against the running all-in-one (tools/aio), through the
+stock clients, as its users see it: the API, the engine and Glance.
+
+tools/run-tests brings the all-in-one up before these run; without it they
+fail, they never skip.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import openstack
+import testtools
+
+from aio import demo
+from aio import layout as aio_layout
+from aio import processes
+from aio import sample_image
+from aio import services
+from tests import base
+
+WAIT = 120
+MARKER_CMD = ['/bin/sh', '-c',
+              "trap 'exit 0' TERM; echo e2e > /tmp/booted; "
+              "sleep 86400 & wait"]
+
+
+def _cloud(name):
+    layout = aio_layout.Layout.from_environment()
+    if not os.path.exists(layout.clouds_yaml):
+        raise RuntimeError('%s is missing: the all-in-one is not up (run '
+                           'tools/aio)' % layout.clouds_yaml)
+    config = openstack.config.OpenStackConfig(
+        config_files=[layout.clouds_yaml])
+    return openstack.connection.Connection(config=config.get_one(name))
+
+
+class AllInOneTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.layout = aio_layout.Layout.from_environment()
+        self.conn = _cloud('aio')
+        self.docker = base.docker_client()
+
+    def _upload_image(self, name, cmd):
+        """docker save | openstack image create, as the seeds do; returns
+        the image and the sha256 of the bytes that were sent."""
+        ref = sample_image.import_busybox(self.docker, 'novadocker-e2e/' +
+                                          name, 'latest', cmd)
+        self.addCleanup(self.docker.images.remove, ref, force=True)
+        saved = subprocess.run(['docker', 'save', ref], check=True,
+                               capture_output=True).stdout
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(saved)
+            stdin.seek(0)
+            demo.openstack_cli(self.layout, 'aio', 'image', 'create',
+                               '--container-format', 'docker',
+                               '--disk-format', 'raw', name, stdin=stdin)
+        image = self.conn.image.find_image(name)
+        self.addCleanup(self.conn.image.delete_image, image,
+                        ignore_missing=True)
+        return image, hashlib.sha256(saved).hexdigest()
+
+    def _boot(self, image, name):
+        server = self.conn.compute.create_server(
+            name=name, image_id=image.id, networks='none',
+            flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
+        self.addCleanup(self._delete, server)
+        return self._wait_status(server, 'ACTIVE')
+
+    def _delete(self, server):
+        self.conn.compute.delete_server(server, ignore_missing=True)
+        self.conn.compute.wait_for_delete(server, wait=WAIT)
+
+    def _container(self, server):
+        return self.docker.containers.get('nova-' + server.id)
+
+    def _wait_status(self, server, status):
+        """Until the API shows ``status`` with no task under way (the SDK's
+        own wait trusts the status of the object it is given)."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            server = self.conn.compute.get_server(server.id)
+            if server.status == status and not server.task_state:
+                return server
+            if time.monotonic() > deadline:
+                self.fail('server %s is %s (task %s) after %d s, not %s' % (
+                    server.id, server.status, server.task_state, WAIT,
+                    status))
+            time.sleep(0.2)
+
+    def test_server_lifecycle_reaches_the_engine(self):
+        image, sent = self._upload_image('e2e-busybox', MARKER_CMD)
+        stored = hashlib.sha256(
+            self.conn.image.download_image(image).content).hexdigest()
+        self.assertEqual(sent, stored)
+        self.assertEqual('docker', image.container_format)
+
+        server = self._boot(image, 'e2e-lifecycle')
+        container = self._container(server)
+        self.assertEqual('running', container.status)
+        self.assertEqual('glance:' + image.id, container.image.tags[0])
+        self.assertEqual(MARKER_CMD, container.attrs['Config']['Cmd'])
+
+        self.conn.compute.stop_server(server)
+        self._wait_status(server, 'SHUTOFF')
+        self.assertEqual('exited', self._container(server).status)
+        self.conn.compute.start_server(server)
+        self._wait_status(server, 'ACTIVE')
+        self.assertEqual('running', self._container(server).status)
+
+        for reboot_type in ('SOFT', 'HARD'):
+            before = self._container(server).attrs['State']['StartedAt']
+            self.conn.compute.reboot_server(server, reboot_type)
+            deadline = time.monotonic() + WAIT
+            while (self._container(server).attrs['State']['StartedAt']
+                   == before and time.monotonic() < deadline):
+                time.sleep(0.2)
+            self._wait_status(server, 'ACTIVE')
+            after = self._container(server)
+            self.assertNotEqual(before, after.attrs['State']['StartedAt'])
+            self.assertEqual('running', after.status)
+
+        self.conn.compute.pause_server(server)
+        self._wait_status(server, 'PAUSED')
+        self.assertEqual('paused', self._container(server).status)
+        self.conn.compute.unpause_server(server)
+        self._wait_status(server, 'ACTIVE')
+        self.assertEqual('running', self._container(server).status)
+
+        self._container(server).exec_run(
+            ['/bin/sh', '-c', 'echo kept > /root/written-before-snapshot'])
+        snapshot_id = self.conn.compute.create_server_image(
+            server, 'e2e-snapshot', wait=True, timeout=WAIT).id
+        snapshot = self.conn.image.get_image(snapshot_id)
+        self.addCleanup(self.conn.image.delete_image, snapshot,
+                        ignore_missing=True)
+        self.assertEqual(('active', 'docker'),
+                         (snapshot.status, snapshot.container_format))
+        self.assertGreater(snapshot.size, 0)
+
+        from_snapshot = self._boot(snapshot, 'e2e-from-snapshot')
+        output = self._container(from_snapshot).exec_run(
+            ['cat', '/root/written-before-snapshot']).output
+        self.assertEqual(b'kept\n', output)
+
+        for each in (server, from_snapshot):
+            self._delete(each)
+        names = {c.name for c in self.docker.containers.list(all=True)}
+        self.assertNotIn('nova-' + server.id, names)
+        self.assertNotIn('nova-' + from_snapshot.id, names)
+
+    def test_bad_image_gives_error_with_reason_and_no_container(self):
+        image = self.conn.image.create_image(
+            'e2e-not-docker', data=b'not a tarball',
+            container_format='bare', disk_format='raw')
+        self.addCleanup(self.conn.image.delete_image, image,
+                        ignore_missing=True)
+        server = self.conn.compute.create_server(
+            name='e2e-bad-image', image_id=image.id, networks='none',
+            flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
+        self.addCleanup(self._delete, server)
+        server = self._wait_status(server, 'ERROR')
+        server = self.conn.compute.get_server(server)
+        self.assertIn('container_format is bare', server.fault['message'])
+        self.assertEqual([], self.docker.containers.list(
+            all=True, filters={'name': 'nova-' + server.id}))
+
+    def test_stock_cli_with_the_written_clouds_yaml(self):
+        out = demo.openstack_cli(self.layout, 'aio', 'server', 'show',
+                                 demo.SERVER_NAME, '-f', 'value',
+                                 '-c', 'status').stdout
+        self.assertEqual('ACTIVE\n', out)
+        out = demo.openstack_cli(self.layout, 'aio-admin', 'hypervisor',
+                                 'list', '-f', 'value',
+                                 '-c', 'Hypervisor Type').stdout
+        self.assertEqual('docker\n', out)
+
+
+class BringUpFailureTestCase(testtools.TestCase):
+    """What a failed bring-up tells the operator, and what it leaves."""
+
+    def _aio(self, state, **env):
+        return subprocess.run(
+            [sys.executable, '-m', 'aio', 'up'], capture_output=True,
+            text=True, cwd=self.layout.repo, timeout=120,
+            env=dict(os.environ, AIO_STATE=state, **env))
+
+    def setUp(self):
+        super().setUp()
+        self.layout = aio_layout.Layout.from_environment()
+
+    def test_ports_taken_and_engine_missing_name_the_cause(self):
+        # The running all-in-one holds every port a second one needs.
+        with tempfile.TemporaryDirectory() as state:
+            result = self._aio(state, DOCKER_HOST='unix:///nonexistent.sock')
+            self.assertEqual(1, result.returncode)
+            self.assertIn('port 5000 (keystone) is already in use',
+                          result.stderr)
+            self.assertIn('the Docker engine does not answer', result.stderr)
+            self.assertEqual([], os.listdir(os.path.join(state, 'run')))
+
+    def test_service_dying_at_start_names_its_log_and_is_not_left(self):
+        with tempfile.TemporaryDirectory() as state:
+            layout = aio_layout.Layout(self.layout.repo, state)
+            layout.make_dirs()
+            service = services.Service(
+                'broken', ['/bin/sh', '-c', 'echo cannot bind >&2; exit 3'],
+                lambda: False)
+            processes.start(layout, service.name, service.argv)
+            error = self.assertRaises(
+                processes.ServiceFailed, processes.wait, layout,
+                service.name, service.ready, 10)
+            self.assertEqual('broken exited during start-up with code 3; '
+                             'read %s' % layout.log('broken'), str(error))
+            with open(layout.log('broken')) as log:
+                self.assertIn('cannot bind', log.read())
+            self.assertIsNone(processes.running_pid(layout, 'broken'))
