@@ -121,10 +121,14 @@ def up(layout):
         preflight(layout)
     with stage('Writing configuration to %s' % layout.etc('')):
         configs.write_all(layout, secrets)
-    with stage('Starting RabbitMQ (log %s)' % layout.log('rabbitmq')):
+    with stage('Starting RabbitMQ and MariaDB (logs in %s)'
+               % os.path.dirname(layout.log('rabbitmq'))):
         _start_and_wait(layout, group('epmd'))
         processes.start(layout, 'rabbitmq', by_name['rabbitmq'].argv,
                         by_name['rabbitmq'].env)
+        databases.initialize_mariadb(layout)
+        _start_and_wait(layout, group('mariadb'))
+        databases.create_databases(layout, secrets)
     pending = databases.pending(layout)
     if pending:
         with stage('Creating databases and keys: %s' % ', '.join(pending)):

@@ -67,7 +67,8 @@ def placement(layout, secrets):
     return _ini({
         'DEFAULT': {'use_stderr': 'true'},
         'api': {'auth_strategy': 'keystone'},
-        'placement_database': {'connection': layout.sqlite('placement')},
+        'placement_database': {
+            'connection': aio_layout.mariadb_url(secrets, 'placement')},
         'keystone_authtoken': _authtoken(secrets, 'placement'),
     })
 
@@ -111,8 +112,10 @@ def nova(layout, secrets):
             'metadata_workers': '1',
         },
         'api': {'auth_strategy': 'keystone'},
-        'api_database': {'connection': layout.sqlite('nova', 'nova_api')},
-        'database': {'connection': layout.sqlite('nova', 'nova_cell1')},
+        'api_database': {
+            'connection': aio_layout.mariadb_url(secrets, 'nova_api')},
+        'database': {
+            'connection': aio_layout.mariadb_url(secrets, 'nova_cell1')},
         'wsgi': {'api_paste_config': layout.wheel_etc('nova', 'api-paste.ini')},
         'conductor': {'workers': '1'},
         # One host: a failed build's fault names its cause instead of
@@ -127,6 +130,8 @@ def nova(layout, secrets):
                         service_metadata_proxy='false'),
         'glance': {'region_name': aio_layout.REGION},
         'vnc': {'enabled': 'false'},
+        # Containers are small: room for a hundred of them per project.
+        'quota': {'instances': '100', 'cores': '200', 'ram': '204800'},
         'oslo_concurrency': {'lock_path': layout.data('nova', 'locks')},
         'docker': {'data_dir': layout.data('nova', 'docker')},
     })
@@ -148,7 +153,8 @@ def neutron(layout, secrets):
             'notify_nova_on_port_data_changes': 'true',
             'api_paste_config': layout.wheel_etc('neutron', 'api-paste.ini'),
         },
-        'database': {'connection': layout.sqlite('neutron')},
+        'database': {
+            'connection': aio_layout.mariadb_url(secrets, 'neutron')},
         'keystone_authtoken': _authtoken(secrets, 'neutron'),
         'nova': _service_auth(secrets, 'nova'),
         'oslo_concurrency': {'lock_path': layout.data('neutron', 'locks')},

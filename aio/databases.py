@@ -1,4 +1,9 @@
-"""One-time database and key set-up of each service.
+"""Databases, and the one-time schema and key set-up of each service.
+
+Keystone and Glance keep SQLite files: one process each. Nova, Placement
+and Neutron have several processes writing at once, which SQLite answers
+with "database is locked" (seen here from the second concurrent boot), and
+Neutron's migrations cannot run on SQLite: they use MariaDB.
 
 Each service's set-up runs once; a marker file records that it finished,
 so later runs skip it. They run in parallel with each other.
@@ -7,6 +12,7 @@ so later runs skip it. They run in parallel with each other.
 import os
 import subprocess
 
+from aio import layout as aio_layout
 from aio import processes
 from aio.layout import REGION, url
 
@@ -56,19 +62,45 @@ def _nova(layout, secrets):
     _run(layout, 'nova', manage + ['api_db', 'sync'])
     _run(layout, 'nova', manage + [
         'cell_v2', 'map_cell0', '--database_connection',
-        layout.sqlite('nova', 'nova_cell0')])
+        aio_layout.mariadb_url(secrets, 'nova_cell0')])
     _run(layout, 'nova', manage + ['cell_v2', 'create_cell', '--name',
                                    'cell1'])
     _run(layout, 'nova', manage + ['db', 'sync'])
 
 
 def _neutron(layout, secrets):
-    _run(layout, 'neutron', [layout.bin('python'), '-m',
-                             'aio.neutron_schema', layout.sqlite('neutron')])
     _run(layout, 'neutron', [
         layout.bin('neutron-db-manage'),
         '--config-file', layout.etc('neutron', 'neutron.conf'),
-        'stamp', 'heads'])
+        'upgrade', 'heads'])
+
+
+DATABASES = ('nova_api', 'nova_cell0', 'nova_cell1', 'placement', 'neutron')
+
+
+def initialize_mariadb(layout):
+    """Creates MariaDB's data directory once, before its first start."""
+    if os.path.isdir(layout.data('mariadb', 'mysql')):
+        return
+    os.makedirs(layout.data('mariadb'), exist_ok=True)
+    _run(layout, 'mariadb', [
+        'mariadb-install-db', '--no-defaults', '--user=root',
+        '--datadir=' + layout.data('mariadb'), '--skip-test-db',
+        '--auth-root-authentication-method=socket'])
+
+
+def create_databases(layout, secrets):
+    """The services' databases and their user (root logs in by socket)."""
+    password = secrets['database'].replace("'", "''")
+    statements = ['CREATE DATABASE IF NOT EXISTS %s' % name
+                  for name in DATABASES] + [
+        "CREATE USER IF NOT EXISTS 'openstack'@'127.0.0.1'",
+        "ALTER USER 'openstack'@'127.0.0.1' IDENTIFIED BY '%s'" % password,
+        "GRANT ALL PRIVILEGES ON *.* TO 'openstack'@'127.0.0.1'",
+    ]
+    _run(layout, 'mariadb', [
+        'mariadb', '--no-defaults', '--socket=' + layout.mariadb_socket,
+        '--user=root', '--execute', '; '.join(statements)])
 
 
 SETUPS = {

@@ -4,6 +4,7 @@ import os
 import subprocess
 
 import docker
+import openstack
 import yaml
 
 from aio import identity
@@ -14,8 +15,8 @@ IMAGE_NAME = 'busybox'
 SERVER_NAME = 'demo'
 # DevStack's names, so the seeds' commands (--flavor m1.tiny) work as is.
 FLAVORS = (
-    ('m1.nano', 64, 1, 0),
-    ('m1.micro', 128, 1, 0),
+    ('m1.nano', 64, 1, 1),
+    ('m1.micro', 128, 1, 1),
     ('m1.tiny', 512, 1, 1),
     ('m1.small', 2048, 1, 20),
     ('m1.medium', 4096, 2, 40),
@@ -33,6 +34,16 @@ def write_clouds_yaml(layout, secrets):
                  0o600)
     with os.fdopen(fd, 'w') as f:
         yaml.safe_dump({'clouds': clouds}, f, default_flow_style=False)
+
+
+def cloud(layout, name):
+    """An openstacksdk connection to a cloud of the written clouds.yaml."""
+    if not os.path.exists(layout.clouds_yaml):
+        raise RuntimeError('%s is missing: the all-in-one is not up (run '
+                           'tools/aio)' % layout.clouds_yaml)
+    config = openstack.config.OpenStackConfig(
+        config_files=[layout.clouds_yaml])
+    return openstack.connection.Connection(config=config.get_one(name))
 
 
 def openstack_cli(layout, cloud, *args, **kwargs):

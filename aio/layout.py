@@ -10,6 +10,7 @@ HOST = '127.0.0.1'
 REGION = 'RegionOne'
 
 PORTS = {
+    'mariadb': 3306,
     'rabbitmq': 5672,
     'keystone': 5000,
     'glance': 9292,
@@ -49,8 +50,12 @@ class Layout:
     def pidfile(self, service):
         return os.path.join(self.state, 'run', service + '.pid')
 
-    def sqlite(self, service, name=None):
-        return 'sqlite:///' + self.data(service, (name or service) + '.db')
+    def sqlite(self, service):
+        return 'sqlite:///' + self.data(service, service + '.db')
+
+    @property
+    def mariadb_socket(self):
+        return os.path.join(self.state, 'run', 'mariadb.sock')
 
     @property
     def clouds_yaml(self):
@@ -69,15 +74,25 @@ def url(service, path=''):
     return 'http://%s:%d%s' % (HOST, PORTS[service], path)
 
 
+SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database')
+
+
 def load_secrets(layout):
     """Passwords generated on the first run and kept for the next ones."""
     path = os.path.join(layout.state, 'secrets.json')
+    values = {}
     if os.path.exists(path):
         with open(path) as f:
-            return json.load(f)
-    values = {name: secrets.token_urlsafe(16)
-              for name in ('admin', 'demo', 'service', 'rabbit')}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, 'w') as f:
-        json.dump(values, f)
+            values = json.load(f)
+    missing = {name for name in SECRETS if name not in values}
+    if missing:
+        values.update((name, secrets.token_urlsafe(16)) for name in missing)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            json.dump(values, f)
     return values
+
+
+def mariadb_url(secrets, database):
+    return 'mysql+pymysql://openstack:%s@%s:%d/%s?charset=utf8' % (
+        secrets['database'], HOST, PORTS['mariadb'], database)

@@ -31,10 +31,26 @@ def _gunicorn(layout, name, module, env, threads=4):
          '--workers', '1', '--threads', str(threads),
          # Image uploads and downloads stream for as long as they take.
          '--timeout', '0', '--graceful-timeout', '5',
+         # Longer than clients leave a pooled connection idle (openstacksdk
+         # polls every 2 s): at gunicorn's default of 2 s, a reused
+         # connection can be closed as the request is sent.
+         '--keep-alive', '75',
          '--name', name,
          'aio.wsgi:application("%s")' % module],
         functools.partial(processes.http_answers, aio_layout.url(name, '/')),
         env)
+
+
+def mariadb(layout):
+    return Service('mariadb', [
+        '/usr/sbin/mariadbd', '--no-defaults', '--user=root',
+        '--datadir=' + layout.data('mariadb'),
+        '--socket=' + layout.mariadb_socket,
+        '--bind-address=' + HOST, '--port=%d' % PORTS['mariadb'],
+        '--pid-file=' + layout.data('mariadb', 'mariadbd.pid'),
+        '--skip-name-resolve', '--performance-schema=OFF',
+        '--innodb-buffer-pool-size=64M', '--max-connections=1000',
+    ], _port_answers(PORTS['mariadb']))
 
 
 def rabbitmq(layout):
@@ -103,4 +119,5 @@ def workers(layout):
 
 def all_services(layout):
     """In start order; stopped in the reverse one."""
-    return rabbitmq(layout) + apis(layout) + workers(layout)
+    return [mariadb(layout)] + rabbitmq(layout) + apis(layout) + workers(
+        layout)

@@ -1,0 +1,156 @@
+"""Benchmarks of the all-in-one (issue 3); method and results in
+docs/benchmarks.md.
+
+    .venv/bin/python bench/aio_bench.py [--bring-up] [--boots 20] [--many 50]
+
+--bring-up stops the all-in-one and times ``python -m aio up`` to the demo
+server ACTIVE twice: with its state kept, and after ``wipe`` (databases and
+keys created again). Then, with the all-in-one up: POST /servers -> ACTIVE
+for a cached image, one server at a time; ``--many`` servers in one request;
+the memory (PSS) of every service when idle.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from aio import demo  # noqa: E402
+from aio import layout as aio_layout  # noqa: E402
+from aio import processes  # noqa: E402
+from aio import services  # noqa: E402
+
+
+def _timed_up(layout, *before):
+    for command in before:
+        subprocess.run([sys.executable, '-m', 'aio', command], check=True,
+                       cwd=layout.repo, capture_output=True)
+    start = time.monotonic()
+    subprocess.run([sys.executable, '-m', 'aio', 'up'], check=True,
+                   cwd=layout.repo, capture_output=True)
+    return time.monotonic() - start
+
+
+def _wait_active(conn, server_id, poll=0.05):
+    while True:
+        server = conn.compute.get_server(server_id)
+        if server.status == 'ACTIVE':
+            return
+        if server.status == 'ERROR':
+            raise RuntimeError('server %s went ERROR: %s' % (
+                server_id, server.fault))
+        time.sleep(poll)
+
+
+def _delete_all(conn, servers):
+    for server in servers:
+        conn.compute.delete_server(server, ignore_missing=True)
+    for server in servers:
+        conn.compute.wait_for_delete(server, wait=300)
+
+
+def boots(conn, count, flavor):
+    image = conn.image.find_image(demo.IMAGE_NAME)
+    flavor = conn.compute.find_flavor(flavor)
+    times = []
+    for i in range(count):
+        start = time.monotonic()
+        server = conn.compute.create_server(
+            name='bench-%d' % i, image_id=image.id, flavor_id=flavor.id,
+            networks='none')
+        _wait_active(conn, server.id)
+        times.append(time.monotonic() - start)
+        _delete_all(conn, [server])
+    return times
+
+
+def _session_pss_kib(pid):
+    """Proportional set size (KiB) of every process in the session ``pid``
+    leads: pages shared between processes (forked workers) count once."""
+    total = 0
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry)) != pid:
+                continue
+            with open('/proc/%s/smaps_rollup' % entry) as f:
+                total += next(int(line.split()[1]) for line in f
+                              if line.startswith('Pss:'))
+        except (OSError, StopIteration):
+            continue
+    return total
+
+
+def memory(layout):
+    result = {}
+    for service in services.all_services(layout):
+        pid = processes.running_pid(layout, service.name)
+        if pid:
+            result[service.name] = _session_pss_kib(pid)
+    return result
+
+
+def many(conn, layout, count, flavor):
+    image = conn.image.find_image(demo.IMAGE_NAME)
+    flavor = conn.compute.find_flavor(flavor)
+    compute_pid = processes.running_pid(layout, 'nova-compute')
+    peak = _session_pss_kib(compute_pid)
+    start = time.monotonic()
+    conn.compute.create_server(
+        name='bench-many', image_id=image.id, flavor_id=flavor.id,
+        networks='none', min_count=count, max_count=count)
+    while True:
+        servers = [s for s in conn.compute.servers(name='^bench-many')]
+        peak = max(peak, _session_pss_kib(compute_pid))
+        states = [s.status for s in servers]
+        if 'ERROR' in states:
+            raise RuntimeError('a server went ERROR: %s' % [
+                s.fault for s in servers if s.status == 'ERROR'][:1])
+        if len(servers) == count and set(states) == {'ACTIVE'}:
+            break
+        time.sleep(0.5)
+    elapsed = time.monotonic() - start
+    _delete_all(conn, servers)
+    return elapsed, peak
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--bring-up', action='store_true')
+    parser.add_argument('--boots', type=int, default=20)
+    parser.add_argument('--many', type=int, default=50)
+    parser.add_argument('--flavor', default='m1.nano')
+    args = parser.parse_args()
+    layout = aio_layout.Layout.from_environment()
+
+    if args.bring_up:
+        print('bring-up, state kept (stop; up): %.1f s'
+              % _timed_up(layout, 'stop'))
+        print('bring-up, state wiped (wipe; up): %.1f s'
+              % _timed_up(layout, 'wipe'))
+    conn = demo.cloud(layout, 'aio')
+    time.sleep(5)
+    idle = memory(layout)
+    print('idle memory (PSS): %.0f MiB in all' % (sum(idle.values()) / 1024))
+    for name, kib in idle.items():
+        print('  %-15s %6.0f MiB' % (name, kib / 1024))
+    if args.boots:
+        times = boots(conn, args.boots, args.flavor)
+        print('POST /servers -> ACTIVE, cached image, %d boots (%s): median '
+              '%.2f s, min %.2f, max %.2f, stdev %.2f' % (
+                  len(times), args.flavor, statistics.median(times),
+                  min(times), max(times), statistics.stdev(times)))
+    if args.many:
+        elapsed, peak = many(conn, layout, args.many, args.flavor)
+        print('%d servers in one request (%s): all ACTIVE after %.1f s; '
+              'nova-compute peak memory (PSS) %.0f MiB' % (
+                  args.many, args.flavor, elapsed, peak / 1024))
+
+
+if __name__ == '__main__':
+    main()
