@@ -109,6 +109,9 @@ def nova(layout, secrets):
             'state_path': layout.data('nova'),
             'instances_path': layout.data('nova', 'instances'),
             'osapi_compute_workers': '1',
+            # A container's vCPUs are CPU shares, not dedicated cores: 32
+            # per core lets a 2-core host take fifty m1.nano servers.
+            'cpu_allocation_ratio': '32.0',
             'metadata_workers': '1',
         },
         'api': {'auth_strategy': 'keystone'},

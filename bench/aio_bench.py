@@ -104,19 +104,19 @@ def many(conn, layout, count, flavor):
     conn.compute.create_server(
         name='bench-many', image_id=image.id, flavor_id=flavor.id,
         networks='none', min_count=count, max_count=count)
-    while True:
-        servers = [s for s in conn.compute.servers(name='^bench-many')]
-        peak = max(peak, _session_pss_kib(compute_pid))
-        states = [s.status for s in servers]
-        if 'ERROR' in states:
-            raise RuntimeError('a server went ERROR: %s' % [
-                s.fault for s in servers if s.status == 'ERROR'][:1])
-        if len(servers) == count and set(states) == {'ACTIVE'}:
-            break
-        time.sleep(0.5)
-    elapsed = time.monotonic() - start
-    _delete_all(conn, servers)
-    return elapsed, peak
+    try:
+        while True:
+            servers = list(conn.compute.servers(name='^bench-many'))
+            peak = max(peak, _session_pss_kib(compute_pid))
+            states = [s.status for s in servers]
+            if 'ERROR' in states:
+                raise RuntimeError('a server went ERROR: %s' % [
+                    s.fault for s in servers if s.status == 'ERROR'][:1])
+            if len(servers) == count and set(states) == {'ACTIVE'}:
+                return time.monotonic() - start, peak
+            time.sleep(0.5)
+    finally:
+        _delete_all(conn, list(conn.compute.servers(name='^bench-many')))
 
 
 def main():

@@ -12,7 +12,6 @@ import sys
 import tempfile
 import time
 
-import openstack
 import testtools
 
 from aio import demo
@@ -28,22 +27,12 @@ MARKER_CMD = ['/bin/sh', '-c',
               "sleep 86400 & wait"]
 
 
-def _cloud(name):
-    layout = aio_layout.Layout.from_environment()
-    if not os.path.exists(layout.clouds_yaml):
-        raise RuntimeError('%s is missing: the all-in-one is not up (run '
-                           'tools/aio)' % layout.clouds_yaml)
-    config = openstack.config.OpenStackConfig(
-        config_files=[layout.clouds_yaml])
-    return openstack.connection.Connection(config=config.get_one(name))
-
-
 class AllInOneTestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
         self.layout = aio_layout.Layout.from_environment()
-        self.conn = _cloud('aio')
+        self.conn = demo.cloud(self.layout, 'aio')
         self.docker = base.docker_client()
 
     def _upload_image(self, name, cmd):
