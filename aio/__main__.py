@@ -62,11 +62,19 @@ def preflight(layout):
         raise Failed('\n       '.join(problems))
 
 
+def _start(layout, service):
+    processes.start(layout, service.name, service.argv, service.env)
+
+
+def _wait(layout, service):
+    processes.wait(layout, service.name, service.ready, service.timeout)
+
+
 def _start_and_wait(layout, group):
     for service in group:
-        processes.start(layout, service.name, service.argv, service.env)
+        _start(layout, service)
     for service in group:
-        processes.wait(layout, service.name, service.ready, service.timeout)
+        _wait(layout, service)
 
 
 def _wait_for_nova_service(layout, conn, binary, started, timeout=120):
@@ -77,7 +85,7 @@ def _wait_for_nova_service(layout, conn, binary, started, timeout=120):
     while not any(s.binary == binary and s.updated_at
                   and datetime.datetime.fromisoformat(s.updated_at) > started
                   for s in conn.compute.services()):
-        processes.wait(layout, binary, lambda: True, timeout)
+        processes.check_alive(layout, binary)
         if time.monotonic() > deadline:
             raise processes.ServiceFailed(
                 binary, layout.log(binary),
@@ -124,8 +132,7 @@ def up(layout):
     with stage('Starting RabbitMQ and MariaDB (logs in %s)'
                % os.path.dirname(layout.log('rabbitmq'))):
         _start_and_wait(layout, group('epmd'))
-        processes.start(layout, 'rabbitmq', by_name['rabbitmq'].argv,
-                        by_name['rabbitmq'].env)
+        _start(layout, by_name['rabbitmq'])
         databases.initialize_mariadb(layout)
         _start_and_wait(layout, group('mariadb'))
         databases.create_databases(layout, secrets)
@@ -142,29 +149,27 @@ def up(layout):
     with stage('Starting Placement, Glance, Nova API and Neutron API; '
                'registering users, projects and the catalog'):
         for service in apis:
-            processes.start(layout, service.name, service.argv, service.env)
+            _start(layout, service)
         identity.ensure(secrets)
         demo.write_clouds_yaml(layout, secrets)
         for service in apis:
-            processes.wait(layout, service.name, service.ready,
-                           service.timeout)
+            _wait(layout, service)
     with stage('Starting nova-conductor, nova-scheduler, nova-compute '
                '(docker.DockerDriver) and the Neutron RPC server'):
-        processes.wait(layout, 'rabbitmq', by_name['rabbitmq'].ready,
-                       by_name['rabbitmq'].timeout)
+        _wait(layout, by_name['rabbitmq'])
         # nova-compute waits for the conductor, and retries only every
         # 10 s, if it starts first.
         started = _utcnow()
         for service in group('neutron-rpc', 'nova-conductor',
                              'nova-scheduler'):
-            processes.start(layout, service.name, service.argv, service.env)
+            _start(layout, service)
         admin = identity.connect(secrets)
         _wait_for_nova_service(layout, admin, 'nova-conductor', started)
         compute = by_name['nova-compute']
-        processes.start(layout, compute.name, compute.argv, compute.env)
+        _start(layout, compute)
         for binary in NOVA_BINARIES:
             _wait_for_nova_service(layout, admin, binary, started)
-        processes.wait(layout, 'neutron-rpc', lambda: True, 0)
+        processes.check_alive(layout, 'neutron-rpc')
         _map_compute_host(layout, admin)
     with stage('Flavors and the sample image (docker save | openstack '
                'image create --container-format docker --disk-format raw)'):

@@ -87,18 +87,21 @@ def start(layout, name, argv, env=None):
     return proc.pid
 
 
+def check_alive(layout, name):
+    """Raises ServiceFailed, with its exit code if known, if the service's
+    process is gone."""
+    if not running_pid(layout, name):
+        code = _reap(_pid_in_file(layout, name))
+        raise ServiceFailed(
+            name, layout.log(name), 'exited during start-up%s' % (
+                ' with code %d' % code if code is not None else ''))
+
+
 def wait(layout, name, ready, timeout):
     """Polls ``ready()`` until true; fails if the process dies or hangs."""
     deadline = time.monotonic() + timeout
-    while True:
-        if ready():
-            return
-        if not running_pid(layout, name):
-            code = _reap(_pid_in_file(layout, name))
-            raise ServiceFailed(
-                name, layout.log(name),
-                'exited during start-up%s' % (
-                    ' with code %d' % code if code is not None else ''))
+    while not ready():
+        check_alive(layout, name)
         if time.monotonic() > deadline:
             raise ServiceFailed(name, layout.log(name),
                                 'was not ready after %d s' % timeout)

@@ -82,6 +82,12 @@ class AllInOneTestCase(testtools.TestCase):
                     status))
             time.sleep(0.2)
 
+    def _act(self, action, server, status, container_status):
+        """A server action, its status in the API, then in the engine."""
+        action(server)
+        self._wait_status(server, status)
+        self.assertEqual(container_status, self._container(server).status)
+
     def test_server_lifecycle_reaches_the_engine(self):
         image, sent = self._upload_image('e2e-busybox', MARKER_CMD)
         stored = hashlib.sha256(
@@ -95,12 +101,8 @@ class AllInOneTestCase(testtools.TestCase):
         self.assertEqual('glance:' + image.id, container.image.tags[0])
         self.assertEqual(MARKER_CMD, container.attrs['Config']['Cmd'])
 
-        self.conn.compute.stop_server(server)
-        self._wait_status(server, 'SHUTOFF')
-        self.assertEqual('exited', self._container(server).status)
-        self.conn.compute.start_server(server)
-        self._wait_status(server, 'ACTIVE')
-        self.assertEqual('running', self._container(server).status)
+        self._act(self.conn.compute.stop_server, server, 'SHUTOFF', 'exited')
+        self._act(self.conn.compute.start_server, server, 'ACTIVE', 'running')
 
         for reboot_type in ('SOFT', 'HARD'):
             before = self._container(server).attrs['State']['StartedAt']
@@ -114,12 +116,9 @@ class AllInOneTestCase(testtools.TestCase):
             self.assertNotEqual(before, after.attrs['State']['StartedAt'])
             self.assertEqual('running', after.status)
 
-        self.conn.compute.pause_server(server)
-        self._wait_status(server, 'PAUSED')
-        self.assertEqual('paused', self._container(server).status)
-        self.conn.compute.unpause_server(server)
-        self._wait_status(server, 'ACTIVE')
-        self.assertEqual('running', self._container(server).status)
+        self._act(self.conn.compute.pause_server, server, 'PAUSED', 'paused')
+        self._act(self.conn.compute.unpause_server, server, 'ACTIVE',
+                  'running')
 
         self._container(server).exec_run(
             ['/bin/sh', '-c', 'echo kept > /root/written-before-snapshot'])
