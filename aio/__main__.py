@@ -201,9 +201,13 @@ def stop(layout):
 
 def wipe(layout):
     stop(layout)
+    if not os.path.isdir(layout.state):
+        print('nothing to wipe: %s does not exist' % layout.state)
+        return
     client = docker.from_env()
+    host_label = 'org.openstack.nova.host=' + aio_layout.compute_host(layout)
     for container in client.containers.list(
-            all=True, filters={'label': 'org.openstack.nova.instance-uuid'}):
+            all=True, filters={'label': host_label}):
         container.remove(force=True)
         print('removed container %s' % container.name)
     shutil.rmtree(layout.state, ignore_errors=True)

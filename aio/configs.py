@@ -104,6 +104,7 @@ def nova(layout, secrets):
         'DEFAULT': {
             'use_stderr': 'true',
             'compute_driver': 'docker.DockerDriver',
+            'host': aio_layout.compute_host(layout),
             'transport_url': _transport_url(secrets),
             'my_ip': HOST,
             'state_path': layout.data('nova'),

@@ -93,6 +93,21 @@ def load_secrets(layout):
     return values
 
 
+def compute_host(layout):
+    """This all-in-one's compute host name, generated on the first run.
+
+    The driver labels containers with it and owns only those with its own
+    name, so all-in-ones of several clones, and the containers a removed
+    state directory left behind, can share one Docker engine.
+    """
+    path = os.path.join(layout.state, 'compute-host')
+    if not os.path.exists(path):
+        with open(path, 'w') as f:
+            f.write('aio-%s\n' % secrets.token_hex(4))
+    with open(path) as f:
+        return f.read().strip()
+
+
 def mariadb_url(secrets, database):
     return 'mysql+pymysql://openstack:%s@%s:%d/%s?charset=utf8' % (
         secrets['database'], HOST, PORTS['mariadb'], database)

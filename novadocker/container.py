@@ -21,6 +21,7 @@ def create_kwargs(instance, image_meta, image_ref, key_binds=None):
         'hostname': instance.hostname,
         'labels': {
             engine.LABEL_INSTANCE: instance.uuid,
+            engine.LABEL_HOST: CONF.host,
             engine.LABEL_NAME: instance.name,
             engine.LABEL_PROJECT: instance.project_id,
             engine.LABEL_USER: instance.user_id,

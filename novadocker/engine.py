@@ -21,6 +21,7 @@ CONF = novadocker.conf.cfg.CONF
 novadocker.conf.register_opts(CONF)
 
 LABEL_INSTANCE = 'org.openstack.nova.instance-uuid'
+LABEL_HOST = 'org.openstack.nova.host'
 LABEL_PROJECT = 'org.openstack.nova.project-id'
 LABEL_USER = 'org.openstack.nova.user-id'
 LABEL_NAME = 'org.openstack.nova.instance-name'
@@ -130,8 +131,12 @@ class Engine(object):
         return container
 
     def nova_containers(self):
-        """All containers this driver created, found by their label."""
+        """The containers this compute host created, found by their labels.
+
+        Several compute hosts (or a test's and an all-in-one's) may share one
+        engine; each one owns only the containers labelled with its name.
+        """
         with translated_errors('list containers'):
-            return self.client.containers.list(
-                all=True, filters={'label': LABEL_INSTANCE})
+            return self.client.containers.list(all=True, filters={
+                'label': [LABEL_INSTANCE, '%s=%s' % (LABEL_HOST, CONF.host)]})
 

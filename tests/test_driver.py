@@ -48,19 +48,19 @@ class DockerDriverTestCase(test.TestCase):
         self.assertIn('unix:///nonexistent/docker.sock', str(error))
         self.assertIn('group', str(error))
 
-    def test_lists_only_its_own_containers(self):
+    def test_lists_only_its_own_hosts_containers(self):
         base.saved_image()
         foreign = self.client.containers.create(
             '%s:latest' % base.TEST_REPOSITORY,
             name='not-nova-%d' % os.getpid())
         self.addCleanup(foreign.remove, force=True)
+        other_host = self._spawn()
+        self.flags(host='another-compute-host')
         instance = self._spawn()
-        self.assertEqual([instance.uuid], [
-            u for u in self.driver.list_instance_uuids()
-            if u == instance.uuid])
+        self.assertEqual([instance.uuid], self.driver.list_instance_uuids())
+        self.assertEqual([instance.name], self.driver.list_instances())
+        self.assertNotIn(other_host.uuid, self.driver.list_instance_uuids())
         self.assertNotIn(foreign.name, self.driver.list_instances())
-        self.assertNotIn(foreign.id, self.driver.list_instance_uuids())
-        self.assertIn(instance.name, self.driver.list_instances())
 
     def test_crashed_process_reports_crashed(self):
         instance = self._spawn(EXITS_LATER_CMD, tag='exits-later')
