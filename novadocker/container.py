@@ -13,8 +13,14 @@ CONF = engine.CONF
 _STOPPED_EXIT_CODES = (0, 128 + 9, 128 + 15)
 
 
-def create_kwargs(instance, image_meta, image_ref, key_binds=None):
-    """Keyword arguments of ``containers.create`` for the instance."""
+def create_kwargs(instance, image_meta, image_ref, key_binds=None,
+                  dns_servers=None):
+    """Keyword arguments of ``containers.create`` for the instance.
+
+    Docker's own networking is off: the driver plugs Neutron's ports into
+    the container's namespace (vif). Docker turns IPv6 off in a namespace
+    without networks; the ports' IPv6 addresses need it on.
+    """
     kwargs = {
         'image': image_ref,
         'name': engine.container_name(instance),
@@ -30,12 +36,16 @@ def create_kwargs(instance, image_meta, image_ref, key_binds=None):
         },
         'environment': dict(instance.metadata or {}),
         'network_mode': 'none',
+        'sysctls': {'net.ipv6.conf.all.disable_ipv6': '0',
+                    'net.ipv6.conf.default.disable_ipv6': '0'},
         'privileged': CONF.docker.privileged,
         'detach': True,
     }
     command = image_meta.properties.get('os_command_line')
     if command:
         kwargs['command'] = command
+    if dns_servers:
+        kwargs['dns'] = dns_servers
     if key_binds:
         kwargs['volumes'] = key_binds
     kwargs.update(flavor_limits.limits(instance.flavor))

@@ -26,6 +26,7 @@ from novadocker import engine
 from novadocker import host
 from novadocker import image
 from novadocker import keys
+from novadocker import vif
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class DockerDriver(driver.ComputeDriver):
         has_imagecache=False,
         # Glance images are raw (disk_format=raw, container_format=docker).
         supports_image_type_raw=True,
+        supports_attach_interface=True,
     )
 
     def __init__(self, virtapi):
@@ -99,24 +101,48 @@ class DockerDriver(driver.ComputeDriver):
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
+        network_info = network_info or []
         image_ref = self._images.ensure_loaded(context, image_meta)
         kwargs = container_mod.create_kwargs(
-            instance, image_meta, image_ref, keys.binds(instance))
+            instance, image_meta, image_ref, keys.binds(instance),
+            vif.dns_servers(network_info))
+        events = []
+        if power_on and CONF.vif_plugging_timeout:
+            events = vif.neutron_events(network_info)
         try:
-            with engine.translated_errors(
-                    'create %s' % engine.container_name(instance)):
-                created = self._engine.client.containers.create(**kwargs)
-            if power_on:
-                self._start(instance, created)
+            with self.virtapi.wait_for_instance_event(
+                    instance, events, timeout=CONF.vif_plugging_timeout,
+                    error_callback=self._neutron_failed_callback):
+                with engine.translated_errors(
+                        'create %s' % engine.container_name(instance)):
+                    created = self._engine.client.containers.create(**kwargs)
+                if power_on:
+                    self._start(instance, created, network_info)
+        except exception.InstanceEventTimeout:
+            if CONF.vif_plugging_is_fatal:
+                self._discard(instance, network_info)
+                raise exception.VirtualInterfaceCreateException()
         except Exception as e:
-            self._remove(instance)
-            keys.remove(instance)
+            self._discard(instance, network_info)
             if isinstance(e, engine.EngineRefused):
                 raise exception.BuildAbortException(
                     instance_uuid=instance.uuid,
                     reason=e.format_message()) from e
             raise
         LOG.info('Spawned container %s', created.name, instance=instance)
+
+    @staticmethod
+    def _neutron_failed_callback(event_name, instance):
+        LOG.error('Neutron reported failure on event %s', event_name,
+                  instance=instance)
+        if CONF.vif_plugging_is_fatal:
+            raise exception.VirtualInterfaceCreateException()
+
+    def _discard(self, instance, network_info):
+        """Removes what a failed spawn left: container, ports, key."""
+        self._remove(instance)
+        vif.unplug_all(instance, network_info)
+        keys.remove(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
@@ -128,7 +154,34 @@ class DockerDriver(driver.ComputeDriver):
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
+        if destroy_vifs:
+            vif.unplug_all(instance, network_info)
         keys.remove(instance)
+
+    # Network
+
+    def plug_vifs(self, instance, network_info):
+        pid = self._running_pid(instance)
+        if pid:
+            vif.ensure_plugged(instance, network_info, pid)
+
+    def _running_pid(self, instance):
+        """The container's process, whose namespace holds the ports; 0
+        when it is not running."""
+        return self._engine.get(instance).attrs['State']['Pid']
+
+    def unplug_vifs(self, instance, network_info):
+        vif.unplug_all(instance, network_info)
+
+    def attach_interface(self, context, instance, image_meta, port):
+        # A stopped container gets the port when it next starts, from the
+        # instance's network info.
+        pid = self._running_pid(instance)
+        if pid:
+            vif.plug(instance, port, pid)
+
+    def detach_interface(self, context, instance, port):
+        vif.unplug(instance, port)
 
     # Power
 
@@ -144,7 +197,7 @@ class DockerDriver(driver.ComputeDriver):
                 container.reload()
                 if container.status == 'running':
                     container.kill()
-        self._start(instance, container)
+        self._start(instance, container, network_info)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         container = self._engine.get(instance)
@@ -157,7 +210,7 @@ class DockerDriver(driver.ComputeDriver):
         container = self._engine.get(instance)
         self._unpause(container)
         if container_mod.power_state_of(container) != power_state.RUNNING:
-            self._start(instance, container)
+            self._start(instance, container, network_info)
 
     def pause(self, instance):
         container = self._engine.get(instance)
@@ -181,7 +234,7 @@ class DockerDriver(driver.ComputeDriver):
         self.power_off(instance, timeout=CONF.docker.stop_timeout)
 
     def restore(self, instance):
-        self.power_on(None, instance, None)
+        self.power_on(None, instance, instance.get_network_info())
 
     def resume_state_on_host_boot(self, context, instance, network_info,
                                   share_info, block_device_info=None):
@@ -216,10 +269,15 @@ class DockerDriver(driver.ComputeDriver):
 
     # Helpers
 
-    def _start(self, instance, container):
-        """Start the container; fail if its process exits at once."""
+    def _start(self, instance, container, network_info):
+        """Start the container and plug its ports into its new namespace;
+        fail if its process exits at once."""
         with engine.translated_errors('start %s' % container.name):
             container.start()
+            container.reload()
+        pid = container.attrs['State']['Pid']
+        if network_info and pid:
+            vif.plug_all(instance, network_info, pid)
         if not CONF.docker.spawn_check_seconds:
             return
         try:

@@ -1,0 +1,148 @@
+"""Neutron ports as a container's network interfaces.
+
+A port's host side is the host end of a veth pair, which os-vif plugs into
+the integration bridge exactly as it would a libvirt guest's tap, so the
+Neutron agent wires and firewalls it the same way. The other end is moved
+into the container's network namespace with the port's MAC, addresses,
+MTU and routes. A namespace lives only as long as the container's process,
+and its end of the pair goes with it, so every start plugs the ports
+again.
+"""
+
+import netaddr
+import os_vif
+from oslo_log import log as logging
+
+from nova import exception
+from nova.i18n import _
+from nova.network import model as network_model
+from nova.network import os_vif_util
+
+from novadocker import netns
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_MTU = 1500
+SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_OVS,)
+
+
+class UnsupportedVIFType(exception.NovaException):
+    msg_fmt = _('Port %(port)s has VIF type "%(vif_type)s"; the Docker '
+                'driver plugs only "ovs" ports (Neutron ML2 with the '
+                'openvswitch mechanism driver and its agent on this host).')
+
+
+def _osvif(vif):
+    if vif['type'] not in SUPPORTED_VIF_TYPES:
+        raise UnsupportedVIFType(port=vif['id'], vif_type=vif['type'])
+    return os_vif_util.nova_to_osvif_vif(vif)
+
+
+def _container_end(vif):
+    return ('ns' + vif['id'])[:network_model.NIC_NAME_LEN]
+
+
+def mtu(vif):
+    return vif['network'].get_meta('mtu') or DEFAULT_MTU
+
+
+def addresses(vif):
+    """(address, prefix length) of each fixed IP of the port."""
+    return [(ip['address'], netaddr.IPNetwork(subnet['cidr']).prefixlen)
+            for subnet in vif['network']['subnets'] for ip in subnet['ips']]
+
+
+def routes(vif):
+    """(destination, gateway) of the port's subnets: default and host
+    routes, for the subnets where the port has an address."""
+    found = []
+    for subnet in vif['network']['subnets']:
+        if not subnet['ips']:
+            continue
+        gateway = subnet['gateway'] and subnet['gateway']['address']
+        if gateway:
+            found.append(('::/0' if subnet['version'] == 6 else '0.0.0.0/0',
+                          gateway))
+        found.extend((route['cidr'], route['gateway']['address'])
+                     for route in subnet['routes'])
+    return found
+
+
+def dns_servers(network_info):
+    """The subnets' DNS servers; where a subnet names none, its DHCP
+    server, which Neutron's DHCP agent runs as the network's resolver."""
+    servers = []
+    for vif in network_info:
+        for subnet in vif['network']['subnets']:
+            found = [ip['address'] for ip in subnet['dns']]
+            if not found and subnet.get_meta('dhcp_server'):
+                found = [subnet.get_meta('dhcp_server')]
+            servers.extend(s for s in found if s not in servers)
+    return servers
+
+
+def neutron_events(network_info):
+    """The network-vif-plugged events to wait for: ports not yet active."""
+    return [('network-vif-plugged', vif['id'])
+            for vif in network_info if vif.get('active', True) is False]
+
+
+def plug(instance, vif, pid):
+    """Plugs the port and gives the container process ``pid`` its end.
+
+    The OVS port a previous start left is removed first: its interface
+    went with the old namespace, and ovs-vswitchd does not open a new
+    device of the same name for an unchanged port; a new port is also
+    what makes the agent wire it again.
+    """
+    vif_obj = _osvif(vif)
+    instance_info = os_vif_util.nova_to_osvif_instance(instance)
+    container_end = _container_end(vif)
+    os_vif.unplug(vif_obj, instance_info)
+    netns.add_veth(vif_obj.vif_name, container_end, mtu(vif))
+    try:
+        os_vif.plug(vif_obj, instance_info)
+        ifname = netns.move_into_container(
+            container_end, pid, vif['address'], mtu(vif), addresses(vif),
+            routes(vif))
+    except Exception:
+        netns.delete_link(vif_obj.vif_name)
+        raise
+    LOG.info('Plugged port %(port)s as %(ifname)s',
+             {'port': vif['id'], 'ifname': ifname}, instance=instance)
+
+
+def plug_all(instance, network_info, pid):
+    for vif in network_info:
+        plug(instance, vif, pid)
+
+
+def ensure_plugged(instance, network_info, pid):
+    """Plugs the ports whose veth is gone, as after nova-compute restarts;
+    the plugged ones are left alone."""
+    for vif in network_info:
+        if not netns.link_exists(_osvif(vif).vif_name):
+            plug(instance, vif, pid)
+
+
+def unplug(instance, vif):
+    """Removes the port from the bridge and deletes its veth (and so the
+    container's end)."""
+    vif_obj = _osvif(vif)
+    os_vif.unplug(vif_obj, os_vif_util.nova_to_osvif_instance(instance))
+    netns.delete_link(vif_obj.vif_name)
+
+
+def unplug_all(instance, network_info):
+    """Unplugs every port; a failure is logged, not raised, as Nova's
+    libvirt driver does, so that deleting a server never stops half-way
+    because a switch is unreachable."""
+    for vif in network_info or []:
+        try:
+            unplug(instance, vif)
+        except UnsupportedVIFType:
+            LOG.debug('Port %s was never plugged', vif['id'],
+                      instance=instance)
+        except Exception:
+            LOG.exception('Could not unplug port %s; its OVS port and veth '
+                          'may remain', vif['id'], instance=instance)
