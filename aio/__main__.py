@@ -18,11 +18,13 @@ from aio import databases
 from aio import demo
 from aio import identity
 from aio import layout as aio_layout
+from aio import network
 from aio import processes
 from aio import services
 from aio.layout import HOST, PORTS
 
 NOVA_BINARIES = ('nova-conductor', 'nova-scheduler', 'nova-compute')
+NETWORK_AGENTS = ('neutron-openvswitch-agent', 'neutron-dhcp-agent')
 
 
 class Failed(Exception):
@@ -93,6 +95,39 @@ def _wait_for_nova_service(layout, conn, binary, started, timeout=120):
         time.sleep(0.3)
 
 
+def _wait_for_network_agents(layout, conn, timeout=120):
+    """Until each agent has reported alive from the compute host since its
+    process started (an earlier run's record reads alive for 75 s; an
+    agent that was running already reports every 30 s). Neutron keeps
+    whole seconds."""
+    host = aio_layout.compute_host(layout)
+    started = {binary: processes.started_at(layout, binary).replace(
+        microsecond=0) for binary in NETWORK_AGENTS}
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = {a.binary: datetime.datetime.fromisoformat(a.last_heartbeat_at)
+                 for a in conn.network.agents(host=host) if a.is_alive}
+        missing = [b for b in NETWORK_AGENTS
+                   if b not in alive or alive[b] < started[b]]
+        if not missing:
+            return
+        for binary in missing:
+            processes.check_alive(layout, binary)
+        if time.monotonic() > deadline:
+            raise processes.ServiceFailed(
+                missing[0], layout.log(missing[0]),
+                'did not report alive within %d s' % timeout)
+        time.sleep(0.3)
+
+
+def _start_openvswitch(layout, by_name):
+    network.create_ovsdb(layout)
+    _start_and_wait(layout, [by_name['ovsdb-server']])
+    network.configure_ovsdb(layout)
+    _start_and_wait(layout, [by_name['ovs-vswitchd']])
+    network.add_integration_bridge(layout)
+
+
 def _map_compute_host(layout, conn, timeout=60):
     """Maps the compute host into its cell once its node record exists
     (nova-manage cell_v2 discover_hosts, run once rather than
@@ -129,13 +164,14 @@ def up(layout):
         preflight(layout)
     with stage('Writing configuration to %s' % layout.etc('')):
         configs.write_all(layout, secrets)
-    with stage('Starting RabbitMQ and MariaDB (logs in %s)'
+    with stage('Starting RabbitMQ, MariaDB and Open vSwitch (logs in %s)'
                % os.path.dirname(layout.log('rabbitmq'))):
         _start_and_wait(layout, group('epmd'))
         _start(layout, by_name['rabbitmq'])
         databases.initialize_mariadb(layout)
         _start_and_wait(layout, group('mariadb'))
         databases.create_databases(layout, secrets)
+        _start_openvswitch(layout, by_name)
     pending = databases.pending(layout)
     if pending:
         with stage('Creating databases and keys: %s' % ', '.join(pending)):
@@ -146,44 +182,50 @@ def up(layout):
     with stage('Starting Keystone (%s)' % aio_layout.url('keystone')):
         _start_and_wait(layout, group('keystone'))
     apis = group('placement', 'glance', 'nova-api', 'neutron-api')
-    with stage('Starting Placement, Glance, Nova API and Neutron API; '
-               'registering users, projects and the catalog'):
-        for service in apis:
+    with stage('Starting Placement, Glance, Nova API, Neutron API and RPC '
+               'server; registering users, projects and the catalog'):
+        for service in apis + group('neutron-rpc'):
             _start(layout, service)
         identity.ensure(secrets)
         demo.write_clouds_yaml(layout, secrets)
         for service in apis:
             _wait(layout, service)
     with stage('Starting nova-conductor, nova-scheduler, nova-compute '
-               '(docker.DockerDriver) and the Neutron RPC server'):
+               '(docker.DockerDriver) and the Open vSwitch and DHCP agents'):
         _wait(layout, by_name['rabbitmq'])
         # nova-compute waits for the conductor, and retries only every
         # 10 s, if it starts first.
         started = _utcnow()
-        for service in group('neutron-rpc', 'nova-conductor',
-                             'nova-scheduler'):
+        for service in group('nova-conductor', 'nova-scheduler'):
             _start(layout, service)
         admin = identity.connect(secrets)
         _wait_for_nova_service(layout, admin, 'nova-conductor', started)
-        compute = by_name['nova-compute']
-        _start(layout, compute)
+        _wait(layout, by_name['neutron-rpc'])
+        # Started with nova-compute rather than with the conductor and the
+        # scheduler, which already keep both cores busy.
+        for service in group('nova-compute', *NETWORK_AGENTS):
+            _start(layout, service)
         for binary in NOVA_BINARIES:
             _wait_for_nova_service(layout, admin, binary, started)
-        processes.check_alive(layout, 'neutron-rpc')
+        _wait_for_network_agents(layout, admin)
         _map_compute_host(layout, admin)
     with stage('Flavors and the sample image (docker save | openstack '
                'image create --container-format docker --disk-format raw)'):
         demo.ensure_flavors(admin)
         demo.ensure_image(layout, admin)
+    demo_user = identity.connect(secrets, 'demo')
+    with stage('The demo project\'s network %s (subnets %s; no router)' % (
+            demo.NETWORK_NAME, ', '.join(
+                '%s %s' % (name, cidr) for name, cidr, _ in demo.SUBNETS))):
+        demo.ensure_network(demo_user)
     with stage('Booting the demo server (openstack server create --image %s '
-               '--flavor m1.tiny --nic none %s)' % (demo.IMAGE_NAME,
-                                                     demo.SERVER_NAME)):
-        demo.ensure_server(layout, identity.connect(secrets, 'demo'))
+               '--flavor m1.tiny --nic net-id=%s %s)' % (
+                   demo.IMAGE_NAME, demo.NETWORK_NAME, demo.SERVER_NAME)):
+        demo.ensure_server(layout, demo_user)
     print()
     print('$ OS_CLOUD=aio openstack server list')
     print(demo.openstack_cli(layout, 'aio', 'server', 'list').stdout, end='')
-    server = identity.connect(secrets, 'demo').compute.find_server(
-        demo.SERVER_NAME)
+    server = demo_user.compute.find_server(demo.SERVER_NAME)
     print('$ docker ps --filter name=nova-%s' % server.id)
     print(subprocess.run(['docker', 'ps', '--filter', 'name=nova-' + server.id],
                          capture_output=True, text=True).stdout, end='')
@@ -195,8 +237,11 @@ def up(layout):
 
 def stop(layout):
     stopped = [s.name for s in reversed(services.all_services(layout))
-               if processes.stop(layout, s.name)]
+               if processes.stop(layout, s.name, s.stop_argv, s.stop_timeout)]
     print('stopped: %s' % (', '.join(stopped) or 'nothing was running'))
+    removed = network.remove_dhcp_namespaces(layout)
+    if removed:
+        print('removed namespaces: %s' % ', '.join(removed))
 
 
 def wipe(layout):
@@ -223,7 +268,7 @@ def status(layout):
         if pid and service.name in PORTS:
             state += ', answering on port %d' % PORTS[service.name] \
                 if service.ready() else ', NOT answering'
-        print('%-15s %-45s %s' % (service.name, state,
+        print('%-25s %-45s %s' % (service.name, state,
                                   layout.log(service.name)))
     return 0 if all_running else 3
 

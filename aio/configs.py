@@ -6,6 +6,7 @@ They are rewritten on every run, so an edit belongs here, not in the files.
 import os
 
 from aio import layout as aio_layout
+from aio import network
 from aio.layout import HOST, PORTS, url
 
 
@@ -39,15 +40,20 @@ def _authtoken(secrets, username):
                 service_token_roles_required='true')
 
 
-def _transport_url(secrets):
-    return 'rabbit://openstack:%s@%s:%d/' % (
-        secrets['rabbit'], HOST, PORTS['rabbitmq'])
+def _privsep_helpers(layout, contexts, config_files):
+    """Runs each privsep context's daemon as privsep-helper itself: all
+    runs as root and there is no sudo. oslo.privsep passes the service's
+    --config-file arguments only to its default "sudo privsep-helper"
+    command, so they are part of this one."""
+    command = ' '.join([layout.bin('privsep-helper')] + [
+        '--config-file %s' % path for path in config_files])
+    return {context: {'helper_command': command} for context in contexts}
 
 
 def rabbitmq(layout, secrets):
     return '\n'.join([
         'listeners.tcp.default = %s:%d' % (HOST, PORTS['rabbitmq']),
-        'default_user = openstack',
+        'default_user = %s' % aio_layout.RABBIT_USER,
         'default_pass = %s' % secrets['rabbit'],
     ]) + '\n'
 
@@ -99,13 +105,17 @@ def glance(layout, secrets):
     })
 
 
+# os-vif's Open vSwitch plugin, and the driver's own.
+NOVA_PRIVSEP_CONTEXTS = ('vif_plug_ovs_privileged', 'novadocker_privileged')
+
+
 def nova(layout, secrets):
     return _ini({
         'DEFAULT': {
             'use_stderr': 'true',
             'compute_driver': 'docker.DockerDriver',
             'host': aio_layout.compute_host(layout),
-            'transport_url': _transport_url(secrets),
+            'transport_url': aio_layout.transport_url(secrets),
             'my_ip': HOST,
             'state_path': layout.data('nova'),
             'instances_path': layout.data('nova', 'instances'),
@@ -114,6 +124,11 @@ def nova(layout, secrets):
             # per core lets a 2-core host take fifty m1.nano servers.
             'cpu_allocation_ratio': '32.0',
             'metadata_workers': '1',
+            # A boot waits this long for Neutron's network-vif-plugged.
+            'vif_plugging_timeout': '60',
+            # Servers that were running when the host (or dockerd) went
+            # down are started again, with their ports, by nova-compute.
+            'resume_guests_state_on_host_boot': 'true',
         },
         'api': {'auth_strategy': 'keystone'},
         'api_database': {
@@ -138,6 +153,9 @@ def nova(layout, secrets):
         'quota': {'instances': '100', 'cores': '200', 'ram': '204800'},
         'oslo_concurrency': {'lock_path': layout.data('nova', 'locks')},
         'docker': {'data_dir': layout.data('nova', 'docker')},
+        'os_vif_ovs': {'ovsdb_connection': layout.ovsdb_connection},
+        **_privsep_helpers(layout, NOVA_PRIVSEP_CONTEXTS,
+                           [layout.etc('nova', 'nova.conf')]),
     })
 
 
@@ -148,7 +166,7 @@ def neutron(layout, secrets):
             'bind_host': HOST,
             'core_plugin': 'ml2',
             'service_plugins': '',
-            'transport_url': _transport_url(secrets),
+            'transport_url': aio_layout.transport_url(secrets),
             'state_path': layout.data('neutron'),
             'api_workers': '1',
             'rpc_workers': '1',
@@ -169,6 +187,62 @@ def neutron(layout, secrets):
             'extension_drivers': 'port_security',
         },
         'ml2_type_vxlan': {'vni_ranges': '1:1000'},
+        # The agents' commands run as root already.
+        'agent': {'root_helper': 'env'},
+    })
+
+
+# Every privsep context of neutron.privileged.
+NEUTRON_PRIVSEP_CONTEXTS = (
+    'privsep', 'privsep_dhcp_release', 'privsep_ovs_vsctl',
+    'privsep_namespace', 'privsep_conntrack', 'privsep_link')
+
+
+def _agent_privsep_helpers(layout, agent_file):
+    return _privsep_helpers(layout, NEUTRON_PRIVSEP_CONTEXTS, [
+        layout.etc('neutron', 'neutron.conf'),
+        layout.etc('neutron', agent_file)])
+
+
+def _agent_ovs(layout):
+    return {
+        'integration_bridge': network.INTEGRATION_BRIDGE,
+        # There is no openvswitch kernel module: the userspace datapath.
+        'datapath_type': 'netdev',
+        'ovsdb_connection': layout.ovsdb_connection,
+    }
+
+
+def openvswitch_agent(layout, secrets):
+    return _ini({
+        # Nova binds ports to its compute host; the agent must carry the
+        # same name.
+        'DEFAULT': {'host': aio_layout.compute_host(layout)},
+        'ovs': dict(
+            _agent_ovs(layout),
+            of_listen_address=HOST,
+            of_listen_port=PORTS['neutron-openvswitch-agent'],
+            bridge_mappings='',
+            # Tenant networks are vxlan, which ML2 binds only on agents
+            # that have the tunnel type; one host has no peer to reach.
+            local_ip=HOST),
+        'agent': {'tunnel_types': 'vxlan'},
+        'securitygroup': {'firewall_driver': 'openvswitch'},
+        **_agent_privsep_helpers(layout, 'openvswitch_agent.ini'),
+    })
+
+
+def dhcp_agent(layout, secrets):
+    return _ini({
+        'DEFAULT': {
+            'host': aio_layout.compute_host(layout),
+            'interface_driver': 'openvswitch',
+            # An internal port moved into the namespace dies whenever
+            # ovs-vswitchd restarts; a veth pair does not.
+            'ovs_use_veth': 'true',
+        },
+        'ovs': _agent_ovs(layout),
+        **_agent_privsep_helpers(layout, 'dhcp_agent.ini'),
     })
 
 
@@ -182,6 +256,9 @@ def write_all(layout, secrets):
         layout.etc('glance', 'glance-api.conf'): glance(layout, secrets),
         layout.etc('nova', 'nova.conf'): nova(layout, secrets),
         layout.etc('neutron', 'neutron.conf'): neutron(layout, secrets),
+        layout.etc('neutron', 'openvswitch_agent.ini'): openvswitch_agent(
+            layout, secrets),
+        layout.etc('neutron', 'dhcp_agent.ini'): dhcp_agent(layout, secrets),
     }
     for path, text in files.items():
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -13,6 +13,14 @@ from aio.layout import REGION
 
 IMAGE_NAME = 'busybox'
 SERVER_NAME = 'demo'
+NETWORK_NAME = 'private'
+# Served by the DHCP agent's dnsmasq, IPv6 addresses too (there is no
+# router to send advertisements).
+SUBNETS = (
+    ('private-v4', '10.0.0.0/24', {'ip_version': 4}),
+    ('private-v6', 'fd00:10::/64', {'ip_version': 6,
+                                    'ipv6_address_mode': 'dhcpv6-stateful'}),
+)
 # DevStack's names, so the seeds' commands (--flavor m1.tiny) work as is.
 FLAVORS = (
     ('m1.nano', 64, 1, 1),
@@ -83,11 +91,24 @@ def ensure_image(layout, conn):
     return True
 
 
+def ensure_network(conn):
+    """The demo project's tenant network (vxlan) and its subnets, created
+    as the demo user."""
+    network = (conn.network.find_network(NETWORK_NAME)
+               or conn.network.create_network(name=NETWORK_NAME))
+    existing = {s.name for s in conn.network.subnets(network_id=network.id)}
+    for name, cidr, options in SUBNETS:
+        if name not in existing:
+            conn.network.create_subnet(network_id=network.id, name=name,
+                                       cidr=cidr, **options)
+    return network
+
+
 def ensure_server(layout, conn):
     """Boots the demo server as the demo user unless it exists."""
     if conn.compute.find_server(SERVER_NAME):
         return False
     openstack_cli(layout, 'aio', 'server', 'create', '--image', IMAGE_NAME,
-                  '--flavor', 'm1.tiny', '--nic', 'none', '--wait',
-                  SERVER_NAME)
+                  '--flavor', 'm1.tiny', '--nic', 'net-id=' + NETWORK_NAME,
+                  '--wait', SERVER_NAME)
     return True

@@ -17,6 +17,8 @@ PORTS = {
     'placement': 8778,
     'nova-api': 8774,
     'neutron-api': 9696,
+    # The OpenFlow controller that programs br-int.
+    'neutron-openvswitch-agent': 6633,
 }
 
 
@@ -56,6 +58,28 @@ class Layout:
     @property
     def mariadb_socket(self):
         return os.path.join(self.state, 'run', 'mariadb.sock')
+
+    @property
+    def ovs_rundir(self):
+        """Open vSwitch's sockets, found by its tools through OVS_RUNDIR."""
+        return os.path.join(self.state, 'run', 'openvswitch')
+
+    @property
+    def ovs_db_socket(self):
+        return os.path.join(self.ovs_rundir, 'db.sock')
+
+    @property
+    def ovsdb_connection(self):
+        return 'unix:' + self.ovs_db_socket
+
+    @property
+    def ovs_env(self):
+        """Points Open vSwitch's daemons and every client (ovs-vsctl, the
+        agents, their privsep daemons, nova-compute) at this all-in-one's
+        Open vSwitch instead of the system's /var/run/openvswitch."""
+        return {'OVS_RUNDIR': self.ovs_rundir,
+                'OVS_DBDIR': self.data('openvswitch'),
+                'OVS_LOGDIR': os.path.join(self.state, 'log')}
 
     @property
     def clouds_yaml(self):
@@ -106,6 +130,14 @@ def compute_host(layout):
             f.write('aio-%s\n' % secrets.token_hex(4))
     with open(path) as f:
         return f.read().strip()
+
+
+RABBIT_USER = 'openstack'
+
+
+def transport_url(secrets):
+    return 'rabbit://%s:%s@%s:%d/' % (
+        RABBIT_USER, secrets['rabbit'], HOST, PORTS['rabbitmq'])
 
 
 def mariadb_url(secrets, database):

@@ -5,6 +5,7 @@ Each process is the leader of its own session and is known by its pid file
 signals that process group and nothing else.
 """
 
+import datetime
 import os
 import signal
 import socket
@@ -28,6 +29,12 @@ def port_in_use(host, port):
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def unix_socket_answers(path):
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(path) == 0
 
 
 def _start_time(pid):
@@ -87,6 +94,14 @@ def start(layout, name, argv, env=None):
     return proc.pid
 
 
+def started_at(layout, name):
+    """When the service's process was started (naive UTC): its pid file is
+    written then."""
+    return datetime.datetime.fromtimestamp(
+        os.path.getmtime(layout.pidfile(name)),
+        datetime.timezone.utc).replace(tzinfo=None)
+
+
 def check_alive(layout, name):
     """Raises ServiceFailed, with its exit code if known, if the service's
     process is gone."""
@@ -122,11 +137,15 @@ def _reap(pid):
     return proc.poll() if proc else None
 
 
-def stop(layout, name, timeout=20):
-    """Stops the service's process group; True if something was running."""
+def stop(layout, name, stop_argv=(), timeout=20):
+    """Stops the service's process group: asks it to exit by running
+    ``stop_argv`` if given, by SIGTERM if not or if that fails, and kills
+    it after ``timeout`` seconds. True if something was running."""
     pid = running_pid(layout, name)
     if pid:
-        _signal_group(pid, signal.SIGTERM)
+        if not stop_argv or subprocess.run(
+                stop_argv, capture_output=True).returncode:
+            _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while running_pid(layout, name) and time.monotonic() < deadline:
             _reap(pid)

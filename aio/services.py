@@ -2,7 +2,10 @@
 
 import dataclasses
 import functools
+import os
 import typing
+
+import amqp
 
 from aio import layout as aio_layout
 from aio import processes
@@ -16,10 +19,28 @@ class Service:
     ready: typing.Callable[[], bool]
     env: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
     timeout: int = 90
+    # A command that asks the process to exit, instead of SIGTERM.
+    stop_argv: typing.Sequence[str] = ()
+    # Seconds to wait for it to exit before SIGKILL.
+    stop_timeout: int = 20
 
 
 def _port_answers(port):
     return functools.partial(processes.port_in_use, HOST, port)
+
+
+def _queues_consumed(layout, queues):
+    """True once each RabbitMQ queue has a consumer."""
+    try:
+        with amqp.Connection(
+                '%s:%d' % (HOST, PORTS['rabbitmq']),
+                userid=aio_layout.RABBIT_USER,
+                password=aio_layout.load_secrets(layout)['rabbit'],
+                connect_timeout=2) as connection:
+            return all(connection.channel().queue_declare(
+                queue, passive=True).consumer_count for queue in queues)
+    except (OSError, amqp.exceptions.AMQPError):
+        return False
 
 
 def _gunicorn(layout, name, module, env, threads=4):
@@ -77,6 +98,39 @@ def rabbitmq(layout):
     ]
 
 
+def openvswitch(layout):
+    """The userspace switch, in the foreground like every other service."""
+    rundir = layout.ovs_rundir
+    database = layout.ovs_db_socket
+    vswitchd_control = os.path.join(rundir, 'ovs-vswitchd.ctl')
+    return [
+        Service('ovsdb-server', [
+            '/usr/sbin/ovsdb-server', layout.data('openvswitch', 'conf.db'),
+            '--remote=punix:' + database,
+            # The OVS agent adds its ovsdb_connection as a Manager row.
+            '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
+            '--unixctl=' + os.path.join(rundir, 'ovsdb-server.ctl'),
+        ], functools.partial(processes.unix_socket_answers, database),
+            layout.ovs_env, timeout=10),
+        Service('ovs-vswitchd', [
+            '/usr/sbin/ovs-vswitchd', layout.ovsdb_connection,
+            '--unixctl=' + vswitchd_control,
+        ], functools.partial(processes.unix_socket_answers, vswitchd_control),
+            layout.ovs_env, timeout=10,
+            # On SIGTERM the bridges' tap devices (br-int, br-tun) and the
+            # datapath's stay in the kernel; --cleanup removes them.
+            stop_argv=['ovs-appctl', '--timeout=5', '-t', vswitchd_control,
+                       'exit', '--cleanup']),
+    ]
+
+
+def _ovs_client_env(layout):
+    """The all-in-one's Open vSwitch, and the venv's commands first (the
+    agents start privsep-helper and neutron's own tools by name)."""
+    return dict(layout.ovs_env, PATH='%s:%s' % (
+        os.path.dirname(layout.bin('python')), os.environ.get('PATH', '')))
+
+
 def apis(layout):
     return [
         _gunicorn(layout, 'keystone', 'keystone.wsgi.api', {
@@ -102,22 +156,46 @@ def _always_ready():
 
 
 def workers(layout):
-    """RPC services; Nova's are seen ready through its services API."""
+    """RPC services and agents; Nova's services and Neutron's agents are
+    seen ready through their APIs."""
     nova_conf = ['--config-file', layout.etc('nova', 'nova.conf')]
     neutron_conf = ['--config-file', layout.etc('neutron', 'neutron.conf')]
+    ovs_client = _ovs_client_env(layout)
     return [
+        # The agents' first calls must not come before the server consumes
+        # their topics: RabbitMQ drops them, and the DHCP agent's first one
+        # then waits out a 60 s timeout and a back-off.
         Service('neutron-rpc', [layout.bin('neutron-rpc-server')]
-                + neutron_conf, _always_ready),
+                + neutron_conf, functools.partial(
+                    _queues_consumed, layout,
+                    ('q-plugin', 'q-reports-plugin'))),
+        Service('neutron-openvswitch-agent',
+                [layout.bin('neutron-openvswitch-agent')] + neutron_conf + [
+                    '--config-file',
+                    layout.etc('neutron', 'openvswitch_agent.ini')],
+                _port_answers(PORTS['neutron-openvswitch-agent']),
+                ovs_client,
+                # After SIGTERM it leaves its loop within a polling interval
+                # (2 s), then hangs in os-ken's shutdown until killed; the
+                # switch keeps its flows.
+                stop_timeout=5),
+        Service('neutron-dhcp-agent',
+                [layout.bin('neutron-dhcp-agent')] + neutron_conf + [
+                    '--config-file', layout.etc('neutron', 'dhcp_agent.ini')],
+                _always_ready, ovs_client,
+                # Its shutdown idles 5 s for its RPC server, then 5 s more,
+                # and leaves every dnsmasq running anyway (stop removes them).
+                stop_timeout=5),
         Service('nova-conductor', [layout.bin('nova-conductor')] + nova_conf,
                 _always_ready),
         Service('nova-scheduler', [layout.bin('nova-scheduler')] + nova_conf,
                 _always_ready),
         Service('nova-compute', [layout.bin('nova-compute')] + nova_conf,
-                _always_ready),
+                _always_ready, ovs_client),
     ]
 
 
 def all_services(layout):
     """In start order; stopped in the reverse one."""
-    return [mariadb(layout)] + rabbitmq(layout) + apis(layout) + workers(
-        layout)
+    return [mariadb(layout)] + rabbitmq(layout) + openvswitch(layout) + apis(
+        layout) + workers(layout)

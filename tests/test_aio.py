@@ -17,76 +17,16 @@ import testtools
 from aio import demo
 from aio import layout as aio_layout
 from aio import processes
-from aio import sample_image
 from aio import services
-from tests import base
+from tests import aio_base
+from tests.aio_base import WAIT
 
-WAIT = 120
 MARKER_CMD = ['/bin/sh', '-c',
               "trap 'exit 0' TERM; echo e2e > /tmp/booted; "
               "sleep 86400 & wait"]
 
 
-class AllInOneTestCase(testtools.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.layout = aio_layout.Layout.from_environment()
-        self.conn = demo.cloud(self.layout, 'aio')
-        self.docker = base.docker_client()
-
-    def _upload_image(self, name, cmd):
-        """docker save | openstack image create, as the seeds do; returns
-        the image and the sha256 of the bytes that were sent."""
-        ref = sample_image.import_busybox(self.docker, 'novadocker-e2e/' +
-                                          name, 'latest', cmd)
-        self.addCleanup(self.docker.images.remove, ref, force=True)
-        saved = subprocess.run(['docker', 'save', ref], check=True,
-                               capture_output=True).stdout
-        with tempfile.TemporaryFile() as stdin:
-            stdin.write(saved)
-            stdin.seek(0)
-            demo.openstack_cli(self.layout, 'aio', 'image', 'create',
-                               '--container-format', 'docker',
-                               '--disk-format', 'raw', name, stdin=stdin)
-        image = self.conn.image.find_image(name)
-        self.addCleanup(self.conn.image.delete_image, image,
-                        ignore_missing=True)
-        return image, hashlib.sha256(saved).hexdigest()
-
-    def _boot(self, image, name):
-        server = self.conn.compute.create_server(
-            name=name, image_id=image.id, networks='none',
-            flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
-        self.addCleanup(self._delete, server)
-        return self._wait_status(server, 'ACTIVE')
-
-    def _delete(self, server):
-        self.conn.compute.delete_server(server, ignore_missing=True)
-        self.conn.compute.wait_for_delete(server, wait=WAIT)
-
-    def _container(self, server):
-        return self.docker.containers.get('nova-' + server.id)
-
-    def _wait_status(self, server, status):
-        """Until the API shows ``status`` with no task under way (the SDK's
-        own wait trusts the status of the object it is given)."""
-        deadline = time.monotonic() + WAIT
-        while True:
-            server = self.conn.compute.get_server(server.id)
-            if server.status == status and not server.task_state:
-                return server
-            if time.monotonic() > deadline:
-                self.fail('server %s is %s (task %s) after %d s, not %s' % (
-                    server.id, server.status, server.task_state, WAIT,
-                    status))
-            time.sleep(0.2)
-
-    def _act(self, action, server, status, container_status):
-        """A server action, its status in the API, then in the engine."""
-        action(server)
-        self._wait_status(server, status)
-        self.assertEqual(container_status, self._container(server).status)
+class AllInOneTestCase(aio_base.AllInOneBase):
 
     def test_server_lifecycle_reaches_the_engine(self):
         image, sent = self._upload_image('e2e-busybox', MARKER_CMD)

@@ -1,0 +1,81 @@
+"""What the end-to-end tests share: clients of the running all-in-one
+(tools/aio) and waits on what its users see."""
+
+import hashlib
+import subprocess
+import tempfile
+import time
+
+import testtools
+
+from aio import demo
+from aio import layout as aio_layout
+from aio import sample_image
+from tests import base
+
+WAIT = 120
+
+
+class AllInOneBase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.layout = aio_layout.Layout.from_environment()
+        self.conn = demo.cloud(self.layout, 'aio')
+        self.docker = base.docker_client()
+
+    def _upload_image(self, name, cmd):
+        """docker save | openstack image create, as the seeds do; returns
+        the image and the sha256 of the bytes that were sent."""
+        ref = sample_image.import_busybox(self.docker, 'novadocker-e2e/' +
+                                          name, 'latest', cmd)
+        self.addCleanup(self.docker.images.remove, ref, force=True)
+        saved = subprocess.run(['docker', 'save', ref], check=True,
+                               capture_output=True).stdout
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(saved)
+            stdin.seek(0)
+            demo.openstack_cli(self.layout, 'aio', 'image', 'create',
+                               '--container-format', 'docker',
+                               '--disk-format', 'raw', name, stdin=stdin)
+        image = self.conn.image.find_image(name)
+        self.addCleanup(self.conn.image.delete_image, image,
+                        ignore_missing=True)
+        return image, hashlib.sha256(saved).hexdigest()
+
+    def _boot(self, image, name, networks='none', conn=None, **kwargs):
+        conn = conn or self.conn
+        server = conn.compute.create_server(
+            name=name, image_id=image.id, networks=networks,
+            flavor_id=conn.compute.find_flavor('m1.tiny').id, **kwargs)
+        self.addCleanup(self._delete, server, conn)
+        return self._wait_status(server, 'ACTIVE', conn)
+
+    def _delete(self, server, conn=None):
+        conn = conn or self.conn
+        conn.compute.delete_server(server, ignore_missing=True)
+        conn.compute.wait_for_delete(server, wait=WAIT)
+
+    def _container(self, server):
+        return self.docker.containers.get('nova-' + server.id)
+
+    def _wait_status(self, server, status, conn=None):
+        """Until the API shows ``status`` with no task under way (the SDK's
+        own wait trusts the status of the object it is given)."""
+        conn = conn or self.conn
+        deadline = time.monotonic() + WAIT
+        while True:
+            server = conn.compute.get_server(server.id)
+            if server.status == status and not server.task_state:
+                return server
+            if time.monotonic() > deadline:
+                self.fail('server %s is %s (task %s) after %d s, not %s' % (
+                    server.id, server.status, server.task_state, WAIT,
+                    status))
+            time.sleep(0.2)
+
+    def _act(self, action, server, status, container_status):
+        """A server action, its status in the API, then in the engine."""
+        action(server)
+        self._wait_status(server, status)
+        self.assertEqual(container_status, self._container(server).status)

@@ -1,0 +1,269 @@
+"""Neutron ports in containers, end to end against the running all-in-one.
+
+Traffic goes only between containers of the all-in-one's own networks.
+"""
+
+import ipaddress
+import re
+import subprocess
+import time
+
+from aio import demo
+from aio import processes
+from aio import services
+from tests import aio_base
+
+# How long a change in the switch (a plugged port, a security group rule)
+# may take to reach the data path.
+CONVERGE = 30
+
+
+class NetworkTestCase(aio_base.AllInOneBase):
+
+    def setUp(self):
+        super().setUp()
+        self.image = self.conn.image.find_image(demo.IMAGE_NAME)
+        self.private = self.conn.network.find_network(demo.NETWORK_NAME)
+
+    def _boot_on(self, name, network=None, conn=None, **kwargs):
+        network = network or self.private
+        return self._boot(self.image, name, networks=[{'uuid': network.id}],
+                          conn=conn, **kwargs)
+
+    def _api_addresses(self, server, conn=None):
+        server = (conn or self.conn).compute.get_server(server.id)
+        return {(a['addr'], a['OS-EXT-IPS-MAC:mac_addr'])
+                for addrs in server.addresses.values() for a in addrs}
+
+    def _container_addresses(self, server):
+        """(address, MAC) of each global address inside the container."""
+        out = self._exec(server, 'ip', '-o', 'link').output.decode()
+        macs = dict(re.findall(r'^\d+: (\w+)[@:].*link/ether (\S+)', out,
+                               re.M))
+        out = self._exec(server, 'ip', '-o', 'addr').output.decode()
+        # .get: while ports are being plugged, a link can be renamed
+        # between the two commands.
+        return {(addr, macs.get(ifname)) for ifname, addr in re.findall(
+            r'^\d+: (\w+)\s+inet6? (\S+)/\d+ scope global', out, re.M)}
+
+    def _exec(self, server, *argv):
+        return self._container(server).exec_run(list(argv))
+
+    def _fetch(self, client, address, timeout=3):
+        """Exit code of an HTTP GET from ``client`` to the server's httpd."""
+        host = '[%s]' % address if ':' in address else address
+        # busybox 1.35's wget -T crashes (exit 139): time it out instead.
+        return self._exec(client, 'timeout', str(timeout), 'wget', '-q',
+                          '-O', '/dev/null', 'http://%s/' % host).exit_code
+
+    def _assert_reaches(self, client, address, expected=True, when=''):
+        """Until ``client`` reaches ``address`` on port 80 (or no longer
+        does, when ``expected`` is False)."""
+        deadline = time.monotonic() + CONVERGE
+        while (self._fetch(client, address) == 0) != expected:
+            if time.monotonic() > deadline:
+                self.fail('%s %s %s on port 80 after %d s%s' % (
+                    client.name, 'still cannot reach' if expected
+                    else 'still reaches', address, CONVERGE, when))
+            time.sleep(0.5)
+
+    def _fixed_ips(self, server, version, conn=None):
+        return [addr for addr, _ in self._api_addresses(server, conn)
+                if ipaddress.ip_address(addr).version == version]
+
+    def _assert_serves_both_families(self, client, server, when=''):
+        for version in (4, 6):
+            for address in self._fixed_ips(server, version):
+                self._assert_reaches(client, address, when=when)
+
+    def _wait_addresses(self, server, when):
+        """Until the container has the addresses the API shows."""
+        deadline = time.monotonic() + CONVERGE
+        while self._api_addresses(server) != self._container_addresses(
+                server):
+            if time.monotonic() > deadline:
+                self.assertEqual(self._api_addresses(server),
+                                 self._container_addresses(server), when)
+            time.sleep(0.2)
+
+    def _host_links(self):
+        out = subprocess.run(['ip', '-o', 'link'], capture_output=True,
+                             text=True, check=True).stdout
+        return set(re.findall(r'^\d+: ([^:@]+)', out, re.M))
+
+    def _ovs_ports(self):
+        return set(subprocess.run(
+            ['ovs-vsctl', '--db=unix:' + self.layout.ovs_db_socket,
+             'list-ports', 'br-int'],
+            capture_output=True, text=True, check=True).stdout.split())
+
+    def _ports(self, server):
+        return list(self.conn.network.ports(device_id=server.id))
+
+    def test_two_servers_talk_over_tcp_v4_and_v6(self):
+        server = self._boot_on('e2e-net-server')
+        client = self._boot_on('e2e-net-client')
+        for each in (server, client):
+            self.assertEqual(self._api_addresses(each),
+                             self._container_addresses(each))
+            versions = {ipaddress.ip_address(addr).version
+                        for addr, _ in self._api_addresses(each)}
+            self.assertEqual({4, 6}, versions)
+        self._assert_serves_both_families(client, server)
+        mtu = self.private.mtu
+        out = self._exec(server, 'cat', '/sys/class/net/eth0/mtu').output
+        self.assertEqual(mtu, int(out))
+
+    def test_network_survives_power_actions(self):
+        server = self._boot_on('e2e-net-survivor')
+        client = self._boot_on('e2e-net-survivor-client')
+        addresses = self._api_addresses(server)
+        compute = self.conn.compute
+        actions = [
+            ('soft reboot', lambda: compute.reboot_server(server, 'SOFT'),
+             'ACTIVE'),
+            ('hard reboot', lambda: compute.reboot_server(server, 'HARD'),
+             'ACTIVE'),
+            ('stop', lambda: compute.stop_server(server), 'SHUTOFF'),
+            ('start', lambda: compute.start_server(server), 'ACTIVE'),
+            ('pause', lambda: compute.pause_server(server), 'PAUSED'),
+            ('unpause', lambda: compute.unpause_server(server), 'ACTIVE'),
+            ('suspend', lambda: compute.suspend_server(server), 'SUSPENDED'),
+            ('resume', lambda: compute.resume_server(server), 'ACTIVE'),
+        ]
+        for name, action, status in actions:
+            started = self._container(server).attrs['State']['StartedAt']
+            action()
+            if name.endswith('reboot'):
+                self._wait_restarted(server, started)
+            self._wait_status(server, status)
+            if status == 'ACTIVE':
+                self.assertEqual(addresses, self._container_addresses(server),
+                                 'addresses after %s' % name)
+                self._assert_serves_both_families(client, server,
+                                                  ' after ' + name)
+
+    def _wait_restarted(self, server, started):
+        deadline = time.monotonic() + aio_base.WAIT
+        while self._container(server).attrs['State']['StartedAt'] == started:
+            if time.monotonic() > deadline:
+                self.fail('%s was not restarted' % server.name)
+            time.sleep(0.2)
+
+    def test_ports_come_back_when_compute_restarts_after_host_reboot(self):
+        # As after a host reboot: nova-compute is down while the container's
+        # process (and so its namespace and its veths) goes away; when
+        # nova-compute starts, resume_guests_state_on_host_boot restarts it.
+        server = self._boot_on('e2e-net-host-reboot')
+        client = self._boot_on('e2e-net-host-reboot-client')
+        compute = {s.name: s for s in services.all_services(self.layout)}[
+            'nova-compute']
+        processes.stop(self.layout, compute.name)
+        try:
+            self._container(server).kill()
+        finally:
+            processes.start(self.layout, compute.name, compute.argv,
+                            compute.env)
+        deadline = time.monotonic() + aio_base.WAIT
+        while self._container(server).status != 'running':
+            processes.check_alive(self.layout, compute.name)
+            if time.monotonic() > deadline:
+                self.fail('nova-compute did not restart %s' % server.name)
+            time.sleep(0.5)
+        self._wait_addresses(server, 'after nova-compute started it')
+        self._assert_serves_both_families(client, server)
+
+    def test_security_group_rule_applies_to_running_server(self):
+        group = self.conn.network.create_security_group(name='e2e-web')
+        self.addCleanup(self.conn.network.delete_security_group, group)
+        server = self._boot_on('e2e-net-guarded',
+                               security_groups=[{'name': group.name}])
+        client = self._boot_on('e2e-net-guard-client')
+        address = self._fixed_ips(server, 4)[0]
+        self._assert_reaches(client, address, expected=False)
+        rule = self.conn.network.create_security_group_rule(
+            security_group_id=group.id, direction='ingress',
+            ethertype='IPv4', protocol='tcp', port_range_min=80,
+            port_range_max=80, remote_ip_prefix='0.0.0.0/0')
+        self._assert_reaches(client, address)
+        self.conn.network.delete_security_group_rule(rule)
+        self._assert_reaches(client, address, expected=False)
+
+    def test_interface_attach_and_detach_on_running_server(self):
+        network = self.conn.network.create_network(name='e2e-net-second')
+        self.addCleanup(self.conn.network.delete_network, network)
+        self.conn.network.create_subnet(network_id=network.id, ip_version=4,
+                                        cidr='10.2.0.0/24')
+        server = self._boot_on('e2e-net-hotplug')
+        client = self._boot_on('e2e-net-hotplug-client', network=network)
+        port = self.conn.network.create_port(network_id=network.id)
+        self.addCleanup(self.conn.network.delete_port, port,
+                        ignore_missing=True)
+        attachment = self.conn.compute.create_server_interface(
+            server, port_id=port.id)
+        self._wait_interfaces(server, 2)
+        added = {(ip['ip_address'], port.mac_address)
+                 for ip in port.fixed_ips}
+        self.assertTrue(added <= self._container_addresses(server))
+        self._assert_reaches(client, port.fixed_ips[0]['ip_address'])
+
+        self.conn.compute.delete_server_interface(attachment, server)
+        self._wait_interfaces(server, 1)
+        self.assertFalse(added & self._container_addresses(server))
+        self.assertNotIn('tap' + port.id[:11], self._host_links())
+        self.assertNotIn('tap' + port.id[:11], self._ovs_ports())
+        self._assert_reaches(client, port.fixed_ips[0]['ip_address'],
+                             expected=False)
+
+    def _wait_interfaces(self, server, count):
+        deadline = time.monotonic() + aio_base.WAIT
+        while len(list(self.conn.compute.server_interfaces(server))) != count \
+                or len(self._container_links(server)) != count:
+            if time.monotonic() > deadline:
+                self.fail('%s does not have %d interfaces' % (server.name,
+                                                             count))
+            time.sleep(0.5)
+
+    def _container_links(self, server):
+        out = self._exec(server, 'ip', '-o', 'link').output.decode()
+        return re.findall(r'^\d+: (eth\d+)', out, re.M)
+
+    def test_delete_leaves_no_veth_ovs_port_or_neutron_port(self):
+        server = self._boot_on('e2e-net-deleted')
+        ports = self._ports(server)
+        self.assertEqual(1, len(ports))
+        tap = 'tap' + ports[0].id[:11]
+        self.assertIn(tap, self._host_links())
+        self.assertIn(tap, self._ovs_ports())
+        self._delete(server)
+        self.assertNotIn(tap, self._host_links())
+        self.assertNotIn(tap, self._ovs_ports())
+        self.assertEqual([], self._ports(server))
+
+    def test_projects_on_their_own_networks_are_isolated(self):
+        # The admin project's subnet overlaps the demo one and its server
+        # lets anyone reach port 80: only the networks' separation keeps
+        # it out of reach.
+        admin = demo.cloud(self.layout, 'aio-admin')
+        network = admin.network.create_network(name='e2e-admin-net')
+        self.addCleanup(admin.network.delete_network, network)
+        admin.network.create_subnet(
+            network_id=network.id, ip_version=4, cidr='10.0.0.0/24',
+            allocation_pools=[{'start': '10.0.0.200', 'end': '10.0.0.250'}])
+        open_web = admin.network.create_security_group(name='e2e-open-web')
+        self.addCleanup(admin.network.delete_security_group, open_web)
+        admin.network.create_security_group_rule(
+            security_group_id=open_web.id, direction='ingress',
+            ethertype='IPv4', protocol='tcp', port_range_min=80,
+            port_range_max=80, remote_ip_prefix='0.0.0.0/0')
+        outsider = self._boot_on('e2e-net-outsider', network=network,
+                                 conn=admin,
+                                 security_groups=[{'name': open_web.name}])
+        outsider_ip = self._fixed_ips(outsider, 4, admin)[0]
+        insider = self._boot_on('e2e-net-insider', network=network,
+                                conn=admin)
+        self._assert_reaches(insider, outsider_ip)
+        neighbour = self._boot_on('e2e-net-neighbour')
+        client = self._boot_on('e2e-net-isolated-client')
+        self._assert_reaches(client, self._fixed_ips(neighbour, 4)[0])
+        self.assertNotEqual(0, self._fetch(client, outsider_ip))
