@@ -276,21 +276,30 @@ class DockerDriver(driver.ComputeDriver):
             container.start()
             container.reload()
         pid = container.attrs['State']['Pid']
-        if network_info and pid:
-            vif.plug_all(instance, network_info, pid)
+        try:
+            if network_info and pid:
+                vif.plug_all(instance, network_info, pid)
+        except Exception:
+            # A process that exited at once takes its namespace with it:
+            # that, not the plugging, is the cause to report.
+            self._raise_if_exited(instance, container)
+            raise
         if not CONF.docker.spawn_check_seconds:
             return
         try:
-            status = container.wait(timeout=CONF.docker.spawn_check_seconds)
+            container.wait(timeout=CONF.docker.spawn_check_seconds)
         except (requests.exceptions.Timeout,
                 requests.exceptions.ConnectionError):
             # The wait timed out: the process is still running, unless the
             # engine itself went away, which the reload shows.
-            with engine.translated_errors('inspect %s' % container.name):
-                container.reload()
-            if container.status in ('running', 'paused'):
-                return
-            status = {'StatusCode': container.attrs['State']['ExitCode']}
+            pass
+        self._raise_if_exited(instance, container)
+
+    def _raise_if_exited(self, instance, container):
+        with engine.translated_errors('inspect %s' % container.name):
+            container.reload()
+        if container.status in ('running', 'paused'):
+            return
         output = self._output_tail(container, CONSOLE_LOG_BYTES)
         last_lines = '\n'.join(
             output.splitlines()[-FAILED_START_OUTPUT_LINES:])
@@ -300,7 +309,8 @@ class DockerDriver(driver.ComputeDriver):
                      '%(code)s; its last output was: %(output)r. The image '
                      'needs a long-running command (CMD/ENTRYPOINT, or the '
                      'image property os_command_line).') % {
-                'code': status.get('StatusCode'), 'output': last_lines})
+                'code': container.attrs['State']['ExitCode'],
+                'output': last_lines})
 
     def _unpause(self, container):
         if container_mod.power_state_of(container) == power_state.PAUSED:
