@@ -173,6 +173,9 @@ def neutron(layout, secrets):
             'rpc_state_report_workers': '1',
             'notify_nova_on_port_status_changes': 'true',
             'notify_nova_on_port_data_changes': 'true',
+            # Events (network-vif-plugged, which a boot waits for) go to
+            # Nova in batches, every 2 s by default.
+            'send_events_interval': '1',
             'api_paste_config': layout.wheel_etc('neutron', 'api-paste.ini'),
         },
         'database': {
@@ -226,7 +229,9 @@ def openvswitch_agent(layout, secrets):
             # Tenant networks are vxlan, which ML2 binds only on agents
             # that have the tunnel type; one host has no peer to reach.
             local_ip=HOST),
-        'agent': {'tunnel_types': 'vxlan'},
+        # A new port is wired on the next pass of the agent's loop (every
+        # 2 s by default), and a boot waits for that.
+        'agent': {'tunnel_types': 'vxlan', 'polling_interval': '1'},
         'securitygroup': {'firewall_driver': 'openvswitch'},
         **_agent_privsep_helpers(layout, 'openvswitch_agent.ini'),
     })

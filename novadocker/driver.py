@@ -121,7 +121,9 @@ class DockerDriver(driver.ComputeDriver):
         except exception.InstanceEventTimeout:
             if CONF.vif_plugging_is_fatal:
                 self._discard(instance, network_info)
-                raise exception.VirtualInterfaceCreateException()
+                raise vif.PortsNotPlugged(
+                    ports=', '.join(port for _, port in events),
+                    timeout=CONF.vif_plugging_timeout, host=CONF.host)
         except Exception as e:
             self._discard(instance, network_info)
             if isinstance(e, engine.EngineRefused):

@@ -32,6 +32,13 @@ class UnsupportedVIFType(exception.NovaException):
                 'openvswitch mechanism driver and its agent on this host).')
 
 
+class PortsNotPlugged(exception.VirtualInterfaceCreateException):
+    msg_fmt = _('Neutron did not report port(s) %(ports)s plugged within '
+                '%(timeout)d s (vif_plugging_timeout). Check that the '
+                'Neutron Open vSwitch agent of host %(host)s is alive '
+                '("openstack network agent list") and read its log.')
+
+
 def _osvif(vif):
     if vif['type'] not in SUPPORTED_VIF_TYPES:
         raise UnsupportedVIFType(port=vif['id'], vif_type=vif['type'])

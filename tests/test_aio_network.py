@@ -3,6 +3,7 @@
 Traffic goes only between containers of the all-in-one's own networks.
 """
 
+import datetime
 import ipaddress
 import re
 import subprocess
@@ -156,8 +157,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
         # nova-compute starts, resume_guests_state_on_host_boot restarts it.
         server = self._boot_on('e2e-net-host-reboot')
         client = self._boot_on('e2e-net-host-reboot-client')
-        compute = {s.name: s for s in services.all_services(self.layout)}[
-            'nova-compute']
+        compute = self._service('nova-compute')
         processes.stop(self.layout, compute.name)
         try:
             self._container(server).kill()
@@ -255,6 +255,51 @@ class NetworkTestCase(aio_base.AllInOneBase):
         tap = 'tap' + port.id[:11]
         self.assertNotIn(tap, self._host_links())
         self.assertNotIn(tap, self._ovs_ports())
+
+    def test_port_never_plugged_fails_the_boot_and_leaves_nothing(self):
+        # With its OVS agent down, Neutron never reports the port up, and
+        # Nova gives up after vif_plugging_timeout.
+        agent = self._service('neutron-openvswitch-agent')
+        processes.stop(self.layout, agent.name, agent.stop_argv,
+                       agent.stop_timeout)
+        self.addCleanup(self._restart_agent, agent)
+        port = self.conn.network.create_port(network_id=self.private.id)
+        self.addCleanup(self.conn.network.delete_port, port,
+                        ignore_missing=True)
+        server = self.conn.compute.create_server(
+            name='e2e-net-never-plugged', image_id=self.image.id,
+            networks=[{'port': port.id}],
+            flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
+        self.addCleanup(self._delete, server)
+        server = self._wait_status(server, 'ERROR')
+        self.assertIn('Failed to allocate the network(s)',
+                      server.fault['message'])
+        self.assertEqual([], self.docker.containers.list(
+            all=True, filters={'name': 'nova-' + server.id}))
+        tap = 'tap' + port.id[:11]
+        self.assertNotIn(tap, self._host_links())
+        self.assertNotIn(tap, self._ovs_ports())
+
+    def _service(self, name):
+        return {s.name: s for s in services.all_services(self.layout)}[name]
+
+    def _restart_agent(self, agent):
+        """Starts the agent and waits until it has reported alive."""
+        admin = demo.cloud(self.layout, 'aio-admin')
+        processes.start(self.layout, agent.name, agent.argv, agent.env)
+        # Neutron keeps whole seconds.
+        started = processes.started_at(self.layout, agent.name).replace(
+            microsecond=0)
+        deadline = time.monotonic() + aio_base.WAIT
+        while not any(
+                a.is_alive and a.last_heartbeat_at
+                and datetime.datetime.fromisoformat(a.last_heartbeat_at)
+                >= started
+                for a in admin.network.agents(binary=agent.name)):
+            processes.check_alive(self.layout, agent.name)
+            if time.monotonic() > deadline:
+                self.fail('%s did not report alive again' % agent.name)
+            time.sleep(0.5)
 
     def test_projects_on_their_own_networks_are_isolated(self):
         # The admin project's subnet overlaps the demo one and its server
