@@ -95,31 +95,6 @@ def _wait_for_nova_service(layout, conn, binary, started, timeout=120):
         time.sleep(0.3)
 
 
-def _wait_for_network_agents(layout, conn, timeout=120):
-    """Until each agent has reported alive from the compute host since its
-    process started (an earlier run's record reads alive for 75 s; an
-    agent that was running already reports every 30 s). Neutron keeps
-    whole seconds."""
-    host = aio_layout.compute_host(layout)
-    started = {binary: processes.started_at(layout, binary).replace(
-        microsecond=0) for binary in NETWORK_AGENTS}
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = {a.binary: datetime.datetime.fromisoformat(a.last_heartbeat_at)
-                 for a in conn.network.agents(host=host) if a.is_alive}
-        missing = [b for b in NETWORK_AGENTS
-                   if b not in alive or alive[b] < started[b]]
-        if not missing:
-            return
-        for binary in missing:
-            processes.check_alive(layout, binary)
-        if time.monotonic() > deadline:
-            raise processes.ServiceFailed(
-                missing[0], layout.log(missing[0]),
-                'did not report alive within %d s' % timeout)
-        time.sleep(0.3)
-
-
 def _start_openvswitch(layout, by_name):
     network.create_ovsdb(layout)
     _start_and_wait(layout, [by_name['ovsdb-server']])
@@ -154,7 +129,7 @@ def _utcnow():
 def up(layout):
     layout.make_dirs()
     secrets = aio_layout.load_secrets(layout)
-    by_name = {s.name: s for s in services.all_services(layout)}
+    by_name = services.by_name(layout)
 
     def group(*names):
         return [by_name[n] for n in names]
@@ -207,7 +182,7 @@ def up(layout):
             _start(layout, service)
         for binary in NOVA_BINARIES:
             _wait_for_nova_service(layout, admin, binary, started)
-        _wait_for_network_agents(layout, admin)
+        network.wait_for_agents(layout, admin, NETWORK_AGENTS)
         _map_compute_host(layout, admin)
     with stage('Flavors and the sample image (docker save | openstack '
                'image create --container-format docker --disk-format raw)'):

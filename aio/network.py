@@ -1,10 +1,14 @@
 """Neutron's data plane: Open vSwitch's database and integration bridge,
 and the DHCP namespaces that outlive the DHCP agent."""
 
+import datetime
 import os
 import signal
 import subprocess
 import time
+
+from aio import layout as aio_layout
+from aio import processes
 
 INTEGRATION_BRIDGE = 'br-int'
 SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
@@ -42,6 +46,31 @@ def add_integration_bridge(layout):
     later."""
     _vsctl(layout, '--may-exist', 'add-br', INTEGRATION_BRIDGE, '--', 'set',
            'Bridge', INTEGRATION_BRIDGE, 'datapath_type=netdev')
+
+
+def wait_for_agents(layout, conn, binaries, timeout=120):
+    """Until each agent has reported alive from the compute host since its
+    process started (an earlier run's record reads alive for 75 s; an
+    agent that was running already reports every 30 s). Neutron keeps
+    whole seconds."""
+    host = aio_layout.compute_host(layout)
+    started = {binary: processes.started_at(layout, binary).replace(
+        microsecond=0) for binary in binaries}
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = {a.binary: datetime.datetime.fromisoformat(a.last_heartbeat_at)
+                 for a in conn.network.agents(host=host) if a.is_alive}
+        missing = [b for b in binaries
+                   if b not in alive or alive[b] < started[b]]
+        if not missing:
+            return
+        for binary in missing:
+            processes.check_alive(layout, binary)
+        if time.monotonic() > deadline:
+            raise processes.ServiceFailed(
+                missing[0], layout.log(missing[0]),
+                'did not report alive within %d s' % timeout)
+        time.sleep(0.3)
 
 
 def _owned_pid(pid_file):

@@ -199,3 +199,7 @@ def all_services(layout):
     """In start order; stopped in the reverse one."""
     return [mariadb(layout)] + rabbitmq(layout) + openvswitch(layout) + apis(
         layout) + workers(layout)
+
+
+def by_name(layout):
+    return {service.name: service for service in all_services(layout)}

@@ -35,10 +35,9 @@ def _disk_usage(info):
     return shutil.disk_usage('/')
 
 
-def _totals(info):
+def _totals(info, disk):
     """The host's vcpus, memory MiB and disk GiB, as the engine sees them."""
-    return (info['NCPU'], info['MemTotal'] // units.Mi,
-            _disk_usage(info).total // units.Gi)
+    return info['NCPU'], info['MemTotal'] // units.Mi, disk.total // units.Gi
 
 
 def _allocated(containers):
@@ -58,7 +57,7 @@ def _allocated(containers):
 def available_resource(docker_engine):
     info = docker_engine.info()
     disk = _disk_usage(info)
-    vcpus, memory_mb, local_gb = _totals(info)
+    vcpus, memory_mb, local_gb = _totals(info, disk)
     vcpus_used, memory_mb_used, local_gb_used = _allocated(
         docker_engine.nova_containers())
     arch = fields.Architecture.canonicalize(info.get('Architecture', ''))
@@ -89,7 +88,7 @@ def inventory(info, ratios):
                 'step_size': 1, 'allocation_ratio': ratio,
                 'reserved': reserved}
     reserved_disk_gb = (CONF.reserved_host_disk_mb + units.Ki - 1) // units.Ki
-    vcpus, memory_mb, local_gb = _totals(info)
+    vcpus, memory_mb, local_gb = _totals(info, _disk_usage(info))
     return {
         'VCPU': record(vcpus, CONF.reserved_host_cpus, ratios['VCPU']),
         'MEMORY_MB': record(memory_mb, CONF.reserved_host_memory_mb,

@@ -36,12 +36,8 @@ def link_exists(ifname):
 
 @privsep.sys_admin_pctxt.entrypoint
 def add_veth(host_end, container_end, mtu):
-    """A veth pair in the host, host end up; a stale one is replaced."""
+    """A veth pair in the host, host end up."""
     with IPRoute() as ipr:
-        for name in (host_end, container_end):
-            stale = _index(ipr, name)
-            if stale is not None:
-                ipr.link('del', index=stale)
         ipr.link('add', ifname=host_end, kind='veth', peer=container_end)
         ipr.link('set', index=_index(ipr, host_end), mtu=mtu, state='up')
 
@@ -86,11 +82,3 @@ def move_into_container(container_end, pid, mac, mtu, addresses, routes):
                 if e.code != errno.EEXIST:
                     raise
         return ifname
-
-
-@privsep.sys_admin_pctxt.entrypoint
-def container_links(pid):
-    """{name: MAC address} of the links in the process's namespace."""
-    with NetNS(_namespace(pid)) as ns:
-        return {link.get_attr('IFLA_IFNAME'): link.get_attr('IFLA_ADDRESS')
-                for link in ns.get_links()}

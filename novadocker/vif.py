@@ -97,20 +97,22 @@ def neutron_events(network_info):
 def plug(instance, vif, pid):
     """Plugs the port and gives the container process ``pid`` its end.
 
-    The OVS port a previous start left is removed first: its interface
-    went with the old namespace, and ovs-vswitchd does not open a new
-    device of the same name for an unchanged port; a new port is also
-    what makes the agent wire it again.
+    What a previous start left is removed first (os-vif deletes the OVS
+    port and the host end, and with it the pair): the port's interface went
+    with the old namespace, ovs-vswitchd does not open a new device of the
+    same name for an unchanged port, and a new port is also what makes the
+    agent wire it again.
     """
     vif_obj = _osvif(vif)
     instance_info = os_vif_util.nova_to_osvif_instance(instance)
     container_end = _container_end(vif)
+    port_mtu = mtu(vif)
     os_vif.unplug(vif_obj, instance_info)
-    netns.add_veth(vif_obj.vif_name, container_end, mtu(vif))
+    netns.add_veth(vif_obj.vif_name, container_end, port_mtu)
     try:
         os_vif.plug(vif_obj, instance_info)
         ifname = netns.move_into_container(
-            container_end, pid, vif['address'], mtu(vif), addresses(vif),
+            container_end, pid, vif['address'], port_mtu, addresses(vif),
             routes(vif))
     except Exception:
         netns.delete_link(vif_obj.vif_name)

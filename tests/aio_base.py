@@ -74,6 +74,25 @@ class AllInOneBase(testtools.TestCase):
                     status))
             time.sleep(0.2)
 
+    @staticmethod
+    def _until(condition, timeout=WAIT, interval=0.2):
+        """Polls ``condition()``; False if it is still false after
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+        return True
+
+    def _started_at(self, server):
+        return self._container(server).attrs['State']['StartedAt']
+
+    def _wait_restarted(self, server, started):
+        """Until the container has started again since ``started``."""
+        if not self._until(lambda: self._started_at(server) != started):
+            self.fail('%s was not restarted' % server.name)
+
     def _act(self, action, server, status, container_status):
         """A server action, its status in the API, then in the engine."""
         action(server)

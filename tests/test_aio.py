@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import testtools
 
@@ -45,12 +44,9 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         self._act(self.conn.compute.start_server, server, 'ACTIVE', 'running')
 
         for reboot_type in ('SOFT', 'HARD'):
-            before = self._container(server).attrs['State']['StartedAt']
+            before = self._started_at(server)
             self.conn.compute.reboot_server(server, reboot_type)
-            deadline = time.monotonic() + WAIT
-            while (self._container(server).attrs['State']['StartedAt']
-                   == before and time.monotonic() < deadline):
-                time.sleep(0.2)
+            self._wait_restarted(server, before)
             self._wait_status(server, 'ACTIVE')
             after = self._container(server)
             self.assertNotEqual(before, after.attrs['State']['StartedAt'])

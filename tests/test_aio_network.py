@@ -3,13 +3,12 @@
 Traffic goes only between containers of the all-in-one's own networks.
 """
 
-import datetime
 import ipaddress
 import re
 import subprocess
-import time
 
 from aio import demo
+from aio import network
 from aio import processes
 from aio import services
 from tests import aio_base
@@ -60,13 +59,12 @@ class NetworkTestCase(aio_base.AllInOneBase):
     def _assert_reaches(self, client, address, expected=True, when=''):
         """Until ``client`` reaches ``address`` on port 80 (or no longer
         does, when ``expected`` is False)."""
-        deadline = time.monotonic() + CONVERGE
-        while (self._fetch(client, address) == 0) != expected:
-            if time.monotonic() > deadline:
-                self.fail('%s %s %s on port 80 after %d s%s' % (
-                    client.name, 'still cannot reach' if expected
-                    else 'still reaches', address, CONVERGE, when))
-            time.sleep(0.5)
+        if not self._until(
+                lambda: (self._fetch(client, address) == 0) == expected,
+                CONVERGE, 0.5):
+            self.fail('%s %s %s on port 80 after %d s%s' % (
+                client.name, 'still cannot reach' if expected
+                else 'still reaches', address, CONVERGE, when))
 
     def _fixed_ips(self, server, version, conn=None):
         return [addr for addr, _ in self._api_addresses(server, conn)
@@ -79,13 +77,10 @@ class NetworkTestCase(aio_base.AllInOneBase):
 
     def _wait_addresses(self, server, when):
         """Until the container has the addresses the API shows."""
-        deadline = time.monotonic() + CONVERGE
-        while self._api_addresses(server) != self._container_addresses(
-                server):
-            if time.monotonic() > deadline:
-                self.assertEqual(self._api_addresses(server),
-                                 self._container_addresses(server), when)
-            time.sleep(0.2)
+        if not self._until(lambda: self._api_addresses(
+                server) == self._container_addresses(server), CONVERGE):
+            self.assertEqual(self._api_addresses(server),
+                             self._container_addresses(server), when)
 
     def _host_links(self):
         out = subprocess.run(['ip', '-o', 'link'], capture_output=True,
@@ -133,7 +128,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
             ('resume', lambda: compute.resume_server(server), 'ACTIVE'),
         ]
         for name, action, status in actions:
-            started = self._container(server).attrs['State']['StartedAt']
+            started = self._started_at(server)
             action()
             if name.endswith('reboot'):
                 self._wait_restarted(server, started)
@@ -144,32 +139,25 @@ class NetworkTestCase(aio_base.AllInOneBase):
                 self._assert_serves_both_families(client, server,
                                                   ' after ' + name)
 
-    def _wait_restarted(self, server, started):
-        deadline = time.monotonic() + aio_base.WAIT
-        while self._container(server).attrs['State']['StartedAt'] == started:
-            if time.monotonic() > deadline:
-                self.fail('%s was not restarted' % server.name)
-            time.sleep(0.2)
-
     def test_ports_come_back_when_compute_restarts_after_host_reboot(self):
         # As after a host reboot: nova-compute is down while the container's
         # process (and so its namespace and its veths) goes away; when
         # nova-compute starts, resume_guests_state_on_host_boot restarts it.
         server = self._boot_on('e2e-net-host-reboot')
         client = self._boot_on('e2e-net-host-reboot-client')
-        compute = self._service('nova-compute')
+        compute = services.by_name(self.layout)['nova-compute']
         processes.stop(self.layout, compute.name)
         try:
             self._container(server).kill()
         finally:
             processes.start(self.layout, compute.name, compute.argv,
                             compute.env)
-        deadline = time.monotonic() + aio_base.WAIT
-        while self._container(server).status != 'running':
+
+        def restarted_by_compute():
             processes.check_alive(self.layout, compute.name)
-            if time.monotonic() > deadline:
-                self.fail('nova-compute did not restart %s' % server.name)
-            time.sleep(0.5)
+            return self._container(server).status == 'running'
+        if not self._until(restarted_by_compute, interval=0.5):
+            self.fail('nova-compute did not restart %s' % server.name)
         self._wait_addresses(server, 'after nova-compute started it')
         self._assert_serves_both_families(client, server)
 
@@ -216,13 +204,13 @@ class NetworkTestCase(aio_base.AllInOneBase):
                              expected=False)
 
     def _wait_interfaces(self, server, count):
-        deadline = time.monotonic() + aio_base.WAIT
-        while len(list(self.conn.compute.server_interfaces(server))) != count \
-                or len(self._container_links(server)) != count:
-            if time.monotonic() > deadline:
-                self.fail('%s does not have %d interfaces' % (server.name,
-                                                             count))
-            time.sleep(0.5)
+        if not self._until(
+                lambda: len(list(self.conn.compute.server_interfaces(
+                    server))) == count
+                and len(self._container_links(server)) == count,
+                interval=0.5):
+            self.fail('%s does not have %d interfaces' % (server.name,
+                                                         count))
 
     def _container_links(self, server):
         out = self._exec(server, 'ip', '-o', 'link').output.decode()
@@ -259,7 +247,8 @@ class NetworkTestCase(aio_base.AllInOneBase):
     def test_port_never_plugged_fails_the_boot_and_leaves_nothing(self):
         # With its OVS agent down, Neutron never reports the port up, and
         # Nova gives up after vif_plugging_timeout.
-        agent = self._service('neutron-openvswitch-agent')
+        agent = services.by_name(self.layout)[
+            'neutron-openvswitch-agent']
         processes.stop(self.layout, agent.name, agent.stop_argv,
                        agent.stop_timeout)
         self.addCleanup(self._restart_agent, agent)
@@ -280,26 +269,11 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self.assertNotIn(tap, self._host_links())
         self.assertNotIn(tap, self._ovs_ports())
 
-    def _service(self, name):
-        return {s.name: s for s in services.all_services(self.layout)}[name]
-
     def _restart_agent(self, agent):
         """Starts the agent and waits until it has reported alive."""
-        admin = demo.cloud(self.layout, 'aio-admin')
         processes.start(self.layout, agent.name, agent.argv, agent.env)
-        # Neutron keeps whole seconds.
-        started = processes.started_at(self.layout, agent.name).replace(
-            microsecond=0)
-        deadline = time.monotonic() + aio_base.WAIT
-        while not any(
-                a.is_alive and a.last_heartbeat_at
-                and datetime.datetime.fromisoformat(a.last_heartbeat_at)
-                >= started
-                for a in admin.network.agents(binary=agent.name)):
-            processes.check_alive(self.layout, agent.name)
-            if time.monotonic() > deadline:
-                self.fail('%s did not report alive again' % agent.name)
-            time.sleep(0.5)
+        network.wait_for_agents(self.layout, demo.cloud(
+            self.layout, 'aio-admin'), (agent.name,), aio_base.WAIT)
 
     def test_projects_on_their_own_networks_are_isolated(self):
         # The admin project's subnet overlaps the demo one and its server
