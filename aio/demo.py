@@ -7,9 +7,10 @@ import docker
 import openstack
 import yaml
 
-from aio import identity
+from aio import commands
 from aio import sample_image
 from aio.layout import REGION
+from aio.services import keystone
 
 IMAGE_NAME = 'busybox'
 SERVER_NAME = 'demo'
@@ -32,9 +33,17 @@ FLAVORS = (
 )
 
 
-def write_clouds_yaml(layout, secrets):
+def ensure_user(layout):
+    """The demo user, member of the demo project."""
+    with keystone.connect(layout) as conn:
+        keystone.ensure_user(conn, 'demo', layout.secrets['demo'],
+                             keystone.ensure_project(conn, 'demo'),
+                             ('member',))
+
+
+def write_clouds_yaml(layout):
     clouds = {
-        name: {'auth': identity.cloud_auth(secrets, user),
+        name: {'auth': keystone.cloud_auth(layout, user),
                'region_name': REGION, 'identity_api_version': 3}
         for name, user in (('aio', 'demo'), ('aio-admin', 'admin'))
     }
@@ -112,3 +121,38 @@ def ensure_server(layout, conn):
                   '--flavor', 'm1.tiny', '--nic', 'net-id=' + NETWORK_NAME,
                   '--wait', SERVER_NAME)
     return True
+
+
+def run(layout):
+    """The demo user and project, clouds.yaml, flavors, the sample image,
+    the demo project's network and the demo server; then what a new user
+    types first."""
+    with commands.stage('The demo user, clouds.yaml, flavors and the sample '
+                        'image (docker save | openstack image create '
+                        '--container-format docker --disk-format raw)'):
+        ensure_user(layout)
+        write_clouds_yaml(layout)
+        admin = cloud(layout, 'aio-admin')
+        ensure_flavors(admin)
+        ensure_image(layout, admin)
+    demo_user = cloud(layout, 'aio')
+    with commands.stage('The demo project\'s network %s (subnets %s; no '
+                        'router)' % (NETWORK_NAME, ', '.join(
+                            '%s %s' % (name, cidr)
+                            for name, cidr, _ in SUBNETS))):
+        ensure_network(demo_user)
+    with commands.stage('Booting the demo server (openstack server create '
+                        '--image %s --flavor m1.tiny --nic net-id=%s %s)' % (
+                            IMAGE_NAME, NETWORK_NAME, SERVER_NAME)):
+        ensure_server(layout, demo_user)
+    print()
+    print('$ OS_CLOUD=aio openstack server list')
+    print(openstack_cli(layout, 'aio', 'server', 'list').stdout, end='')
+    server = demo_user.compute.find_server(SERVER_NAME)
+    print('$ docker ps --filter name=nova-%s' % server.id)
+    print(subprocess.run(['docker', 'ps', '--filter', 'name=nova-' + server.id],
+                         capture_output=True, text=True).stdout, end='')
+    print()
+    print('To use it:\n  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=aio   '
+          '# or aio-admin\n  %s server list' % (
+              layout.clouds_yaml, layout.bin('openstack')))

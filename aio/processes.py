@@ -31,6 +31,19 @@ def port_in_use(host, port):
         return sock.connect_ex((host, port)) == 0
 
 
+def port_free(host, port):
+    """Whether a server could listen on the port. (Connecting instead
+    would be wrong where nothing listens: a connection to a port of the
+    ephemeral range can get that port as its own and connect to itself.)"""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def unix_socket_answers(path):
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(0.5)
@@ -56,21 +69,33 @@ def running_pid(layout, name):
         return None
     if _start_time(pid) != started:
         return None
+    return pid if _any_thread_alive(pid) else None
+
+
+def _any_thread_alive(pid):
+    """False once every thread has exited. A process whose main thread has
+    exited shows as a zombie while its other threads still run and hold
+    its files (a server's listening socket among them)."""
     try:
-        with open('/proc/%d/status' % pid) as f:
-            if any(line.split()[1:2] == ['Z'] for line in f
-                   if line.startswith('State:')):
-                return None
+        tasks = os.listdir('/proc/%d/task' % pid)
     except OSError:
-        return None
-    return pid
+        return False
+    for task in tasks:
+        try:
+            with open('/proc/%d/task/%s/stat' % (pid, task)) as f:
+                if f.read().rsplit(')', 1)[1].split()[0] not in 'ZX':
+                    return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
-def start(layout, name, argv, env=None):
-    """Starts ``argv`` unless the service already runs; returns its pid.
+def start(layout, process):
+    """Starts the process unless it already runs; returns its pid.
 
     It runs in its own data directory, where crash dumps land.
     """
+    name, argv = process.name, process.argv
     pid = running_pid(layout, name)
     if pid:
         return pid
@@ -83,7 +108,7 @@ def start(layout, name, argv, env=None):
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True, cwd=layout.data(name),
-            env=dict(os.environ, **(env or {})))
+            env=dict(os.environ, **process.env))
     except OSError as e:
         raise ServiceFailed(name, layout.log(name), 'could not start: %s' % e)
     finally:
@@ -112,15 +137,34 @@ def check_alive(layout, name):
                 ' with code %d' % code if code is not None else ''))
 
 
-def wait(layout, name, ready, timeout):
-    """Polls ``ready()`` until true; fails if the process dies or hangs."""
+class Aborted(Exception):
+    """Another part of the bring-up failed."""
+
+
+def until(condition, timeout, interval=0.2, abort=None):
+    """Polls ``condition()`` until it is true or ``timeout`` seconds have
+    passed; returns whether it became true. Raises Aborted once the
+    ``abort`` event is set."""
     deadline = time.monotonic() + timeout
-    while not ready():
-        check_alive(layout, name)
+    while not condition():
+        if abort is not None and abort.is_set():
+            raise Aborted()
         if time.monotonic() > deadline:
-            raise ServiceFailed(name, layout.log(name),
-                                'was not ready after %d s' % timeout)
-        time.sleep(0.2)
+            return False
+        time.sleep(interval)
+    return True
+
+
+def wait(layout, process, abort=None):
+    """Until the process is ready; fails if it dies or does not get ready
+    within its timeout."""
+    def ready():
+        check_alive(layout, process.name)
+        return process.ready()
+    if not until(ready, process.timeout, abort=abort):
+        raise ServiceFailed(process.name, layout.log(process.name),
+                            'was not ready after %d s: it %s' % (
+                                process.timeout, process.ready))
 
 
 def _pid_in_file(layout, name):
@@ -137,24 +181,23 @@ def _reap(pid):
     return proc.poll() if proc else None
 
 
-def stop(layout, name, stop_argv=(), timeout=20):
-    """Stops the service's process group: asks it to exit by running
-    ``stop_argv`` if given, by SIGTERM if not or if that fails, and kills
-    it after ``timeout`` seconds. True if something was running."""
+def stop(layout, process):
+    """Stops the process group: asks it to exit by running its stop_argv
+    if it has one, by SIGTERM if not or if that fails, and kills it after
+    its stop_timeout. True if something was running."""
+    name = process.name
     pid = running_pid(layout, name)
     if pid:
-        if not stop_argv or subprocess.run(
-                stop_argv, capture_output=True).returncode:
+        if not process.stop_argv or subprocess.run(
+                process.stop_argv, capture_output=True).returncode:
             _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while running_pid(layout, name) and time.monotonic() < deadline:
+
+        def gone():
             _reap(pid)
-            time.sleep(0.1)
-        if running_pid(layout, name):
+            return not running_pid(layout, name)
+        if not until(gone, process.stop_timeout, 0.1):
             _signal_group(pid, signal.SIGKILL)
-            while running_pid(layout, name):
-                _reap(pid)
-                time.sleep(0.1)
+            until(gone, float('inf'), 0.1)
     try:
         os.unlink(layout.pidfile(name))
     except FileNotFoundError:

@@ -101,10 +101,11 @@ def _session_pss_kib(pid):
 
 def memory(layout):
     result = {}
-    for service in services.all_services(layout):
-        pid = processes.running_pid(layout, service.name)
-        if pid:
-            result[service.name] = _session_pss_kib(pid)
+    for described in services.described(layout):
+        for process in described.processes():
+            pid = processes.running_pid(layout, process.name)
+            if pid:
+                result[process.name] = _session_pss_kib(pid)
     return result
 
 

@@ -4,12 +4,12 @@
 import hashlib
 import subprocess
 import tempfile
-import time
 
 import testtools
 
 from aio import demo
 from aio import layout as aio_layout
+from aio import processes
 from aio import sample_image
 from tests import base
 
@@ -63,27 +63,22 @@ class AllInOneBase(testtools.TestCase):
         """Until the API shows ``status`` with no task under way (the SDK's
         own wait trusts the status of the object it is given)."""
         conn = conn or self.conn
-        deadline = time.monotonic() + WAIT
-        while True:
-            server = conn.compute.get_server(server.id)
-            if server.status == status and not server.task_state:
-                return server
-            if time.monotonic() > deadline:
-                self.fail('server %s is %s (task %s) after %d s, not %s' % (
-                    server.id, server.status, server.task_state, WAIT,
-                    status))
-            time.sleep(0.2)
+        seen = [server]
+
+        def reached():
+            seen[0] = conn.compute.get_server(server.id)
+            return seen[0].status == status and not seen[0].task_state
+        if not self._until(reached):
+            self.fail('server %s is %s (task %s) after %d s, not %s' % (
+                server.id, seen[0].status, seen[0].task_state, WAIT,
+                status))
+        return seen[0]
 
     @staticmethod
     def _until(condition, timeout=WAIT, interval=0.2):
         """Polls ``condition()``; False if it is still false after
         ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(interval)
-        return True
+        return processes.until(condition, timeout, interval)
 
     def _started_at(self, server):
         return self._container(server).attrs['State']['StartedAt']

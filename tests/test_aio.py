@@ -5,18 +5,13 @@ tools/run-tests brings the all-in-one up before these run; without it they
 fail, they never skip.
 """
 
+import concurrent.futures
 import hashlib
-import os
 import subprocess
 import sys
-import tempfile
-
-import testtools
 
 from aio import demo
-from aio import layout as aio_layout
-from aio import processes
-from aio import services
+from aio.services import keystone
 from tests import aio_base
 from tests.aio_base import WAIT
 
@@ -104,43 +99,49 @@ class AllInOneTestCase(aio_base.AllInOneBase):
                                  '-c', 'Hypervisor Type').stdout
         self.assertEqual('docker\n', out)
 
+    def test_status_shows_compute_down_in_nova_while_its_process_runs(self):
+        admin = demo.cloud(self.layout, 'aio-admin')
+        compute = next(admin.compute.services(
+            binary='nova-compute', host=self.layout.compute_host))
+        # Down in Nova's API (as a hung nova-compute is after
+        # service_down_time), its process still running.
+        admin.compute.update_service_forced_down(compute, forced=True)
+        self.addCleanup(admin.compute.update_service_forced_down, compute,
+                        forced=False)
+        status = subprocess.run([sys.executable, '-m', 'aio', 'status'],
+                                cwd=self.layout.repo, capture_output=True,
+                                text=True)
+        self.assertEqual(3, status.returncode)
+        line = next(line for line in status.stdout.splitlines()
+                    if line.startswith('nova-compute '))
+        self.assertIn("NOT ready (check: reports up in Nova's compute "
+                      "services API)", line)
+        self.assertRegex(line, r'running \(pid \d+\)')
 
-class BringUpFailureTestCase(testtools.TestCase):
-    """What a failed bring-up tells the operator, and what it leaves."""
+    def test_keystone_serves_concurrent_clients(self):
+        # On SQLite, two of these at once answered 500 "database is
+        # locked".
+        admin = demo.cloud(self.layout, 'aio-admin')
+        project = keystone.ensure_project(admin, 'e2e-concurrent')
+        self.addCleanup(admin.identity.delete_project, project)
 
-    def _aio(self, state, **env):
-        return subprocess.run(
-            [sys.executable, '-m', 'aio', 'up'], capture_output=True,
-            text=True, cwd=self.layout.repo, timeout=120,
-            env=dict(os.environ, AIO_STATE=state, **env))
+        def churn(index):
+            conn = keystone.connect(self.layout, 'demo')
+            conn.authorize()
+            user = admin.identity.create_user(
+                name='e2e-concurrent-%d' % index, password='secret',
+                domain_id='default', default_project_id=project.id)
+            admin.identity.delete_user(user)
+            conn.close()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for future in [pool.submit(churn, i) for i in range(24)]:
+                future.result()
+        self.assertEqual([], list(admin.identity.users(
+            name='e2e-concurrent-0')))
 
-    def setUp(self):
-        super().setUp()
-        self.layout = aio_layout.Layout.from_environment()
-
-    def test_ports_taken_and_engine_missing_name_the_cause(self):
-        # The running all-in-one holds every port a second one needs.
-        with tempfile.TemporaryDirectory() as state:
-            result = self._aio(state, DOCKER_HOST='unix:///nonexistent.sock')
-            self.assertEqual(1, result.returncode)
-            self.assertIn('port 5000 (keystone) is already in use',
-                          result.stderr)
-            self.assertIn('the Docker engine does not answer', result.stderr)
-            self.assertEqual([], os.listdir(os.path.join(state, 'run')))
-
-    def test_service_dying_at_start_names_its_log_and_is_not_left(self):
-        with tempfile.TemporaryDirectory() as state:
-            layout = aio_layout.Layout(self.layout.repo, state)
-            layout.make_dirs()
-            service = services.Service(
-                'broken', ['/bin/sh', '-c', 'echo cannot bind >&2; exit 3'],
-                lambda: False)
-            processes.start(layout, service.name, service.argv)
-            error = self.assertRaises(
-                processes.ServiceFailed, processes.wait, layout,
-                service.name, service.ready, 10)
-            self.assertEqual('broken exited during start-up with code 3; '
-                             'read %s' % layout.log('broken'), str(error))
-            with open(layout.log('broken')) as log:
-                self.assertIn('cannot bind', log.read())
-            self.assertIsNone(processes.running_pid(layout, 'broken'))
+    def test_glance_metadata_definitions_are_loaded(self):
+        out = demo.openstack_cli(self.layout, 'aio-admin', 'image',
+                                 'metadef', 'namespace', 'list', '-f',
+                                 'value').stdout.split()
+        self.assertIn('OS::Compute::Hypervisor', out)
+        self.assertIn('OS::Compute::Quota', out)

@@ -8,9 +8,9 @@ import re
 import subprocess
 
 from aio import demo
-from aio import network
 from aio import processes
 from aio import services
+from aio.services import openvswitch
 from tests import aio_base
 
 # How long a change in the switch (a plugged port, a security group rule)
@@ -88,10 +88,8 @@ class NetworkTestCase(aio_base.AllInOneBase):
         return set(re.findall(r'^\d+: ([^:@]+)', out, re.M))
 
     def _ovs_ports(self):
-        return set(subprocess.run(
-            ['ovs-vsctl', '--db=unix:' + self.layout.ovs_db_socket,
-             'list-ports', 'br-int'],
-            capture_output=True, text=True, check=True).stdout.split())
+        return set(openvswitch.vsctl(self.layout, 'list-ports',
+                                     openvswitch.INTEGRATION_BRIDGE).split())
 
     def _ports(self, server):
         return list(self.conn.network.ports(device_id=server.id))
@@ -145,13 +143,12 @@ class NetworkTestCase(aio_base.AllInOneBase):
         # nova-compute starts, resume_guests_state_on_host_boot restarts it.
         server = self._boot_on('e2e-net-host-reboot')
         client = self._boot_on('e2e-net-host-reboot-client')
-        compute = services.by_name(self.layout)['nova-compute']
-        processes.stop(self.layout, compute.name)
+        compute = services.process(self.layout, 'nova-compute')
+        processes.stop(self.layout, compute)
         try:
             self._container(server).kill()
         finally:
-            processes.start(self.layout, compute.name, compute.argv,
-                            compute.env)
+            processes.start(self.layout, compute)
 
         def restarted_by_compute():
             processes.check_alive(self.layout, compute.name)
@@ -159,6 +156,22 @@ class NetworkTestCase(aio_base.AllInOneBase):
         if not self._until(restarted_by_compute, interval=0.5):
             self.fail('nova-compute did not restart %s' % server.name)
         self._wait_addresses(server, 'after nova-compute started it')
+        self._assert_serves_both_families(client, server)
+
+    def test_compute_start_replugs_a_running_containers_vanished_veth(self):
+        server = self._boot_on('e2e-net-vanished-veth')
+        client = self._boot_on('e2e-net-vanished-veth-client')
+        tap = 'tap' + self._ports(server)[0].id[:11]
+        compute = services.process(self.layout, 'nova-compute')
+        processes.stop(self.layout, compute)
+        try:
+            subprocess.run(['ip', 'link', 'delete', tap], check=True)
+            self.assertEqual([], self._container_links(server))
+            self.assertEqual('running', self._container(server).status)
+        finally:
+            processes.start(self.layout, compute)
+        self._wait_addresses(server, 'after nova-compute started')
+        self.assertIn(tap, self._host_links())
         self._assert_serves_both_families(client, server)
 
     def test_security_group_rule_applies_to_running_server(self):
@@ -247,10 +260,8 @@ class NetworkTestCase(aio_base.AllInOneBase):
     def test_port_never_plugged_fails_the_boot_and_leaves_nothing(self):
         # With its OVS agent down, Neutron never reports the port up, and
         # Nova gives up after vif_plugging_timeout.
-        agent = services.by_name(self.layout)[
-            'neutron-openvswitch-agent']
-        processes.stop(self.layout, agent.name, agent.stop_argv,
-                       agent.stop_timeout)
+        agent = services.process(self.layout, 'neutron-openvswitch-agent')
+        processes.stop(self.layout, agent)
         self.addCleanup(self._restart_agent, agent)
         port = self.conn.network.create_port(network_id=self.private.id)
         self.addCleanup(self.conn.network.delete_port, port,
@@ -271,9 +282,8 @@ class NetworkTestCase(aio_base.AllInOneBase):
 
     def _restart_agent(self, agent):
         """Starts the agent and waits until it has reported alive."""
-        processes.start(self.layout, agent.name, agent.argv, agent.env)
-        network.wait_for_agents(self.layout, demo.cloud(
-            self.layout, 'aio-admin'), (agent.name,), aio_base.WAIT)
+        processes.start(self.layout, agent)
+        processes.wait(self.layout, agent)
 
     def test_projects_on_their_own_networks_are_isolated(self):
         # The admin project's subnet overlaps the demo one and its server

@@ -1,0 +1,199 @@
+"""The services' steps in dependency order, run in parallel where they
+may be.
+
+Bring-up is a graph of steps: a service's one-time set-up (after MariaDB
+if it has databases), its Keystone registration (after Keystone), each of
+its processes (after the set-up, the services it starts after and the
+processes it names), and its ``started`` hook once all of them are ready.
+Each step starts as soon as what it waits for is done. Stopping runs the
+processes' graph backwards: a process stops once everything that started
+after it has stopped.
+"""
+
+import concurrent.futures
+import os
+
+from aio import processes
+from aio import service
+from aio.services import keystone
+from aio.services import mariadb
+
+
+class Invalid(Exception):
+    pass
+
+
+def run(steps, abort):
+    """Runs ``steps`` ({name: (names it waits for, callable)}), each once
+    all it waits for is done. The first failure sets ``abort`` (which the
+    steps' waits watch) and is raised once the running steps have
+    returned."""
+    done, pending, running = set(), dict(steps), {}
+    with concurrent.futures.ThreadPoolExecutor(len(steps) or 1) as pool:
+        try:
+            while pending or running:
+                for name in [n for n, (after, _) in pending.items()
+                             if after <= done]:
+                    running[pool.submit(pending.pop(name)[1])] = name
+                finished, _ = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
+                    done.add(running.pop(future))
+        except BaseException:
+            abort.set()
+            raise
+
+
+class Plan:
+    """The steps of a set of service descriptions and what each waits
+    for; names are "set-up <service>", "register <service>",
+    "process <process>" and "service <service>" (all of it ready)."""
+
+    def __init__(self, layout, services):
+        self.layout = layout
+        self.services = {s.name: s for s in services}
+        self.processes = {}
+        self.service_of = {}
+        for described in services:
+            for process in described.processes():
+                if process.name in self.processes:
+                    raise Invalid('%s is declared twice' % process.name)
+                self.processes[process.name] = process
+                self.service_of[process.name] = described
+        self.graph = self._graph()
+        self.order = self._topological()
+
+    def _the(self, cls, needed_by):
+        for described in self.services.values():
+            if isinstance(described, cls):
+                return described
+        raise Invalid('%s needs %s, which is not declared' % (
+            needed_by.name, cls.__name__))
+
+    def _database_server(self, described):
+        """MariaDB, for a service with databases: its set-up waits for it."""
+        if described.databases and not isinstance(described,
+                                                  mariadb.MariaDB):
+            return self._the(mariadb.MariaDB, described)
+        return None
+
+    def _ready_step(self, name):
+        """The step after which ``name`` (a service, or a process) is
+        ready."""
+        if name in self.services:
+            return 'service ' + name
+        if name in self.processes:
+            return 'process ' + name
+        raise Invalid('nothing called %s is declared' % name)
+
+    def _graph(self):
+        graph = {}
+        for name, described in self.services.items():
+            server = self._database_server(described)
+            graph['set-up ' + name] = (
+                {'service ' + server.name} if server else set())
+            ready_after = {'process ' + p for p, d in self.service_of.items()
+                           if d is described}
+            if described.user or described.catalog:
+                identity = self._the(keystone.Keystone, described)
+                graph['register ' + name] = {'service ' + identity.name}
+                ready_after.add('register ' + name)
+            graph['service ' + name] = ready_after
+        for name, process in self.processes.items():
+            described = self.service_of[name]
+            graph['process ' + name] = {self._ready_step(each) for each in
+                                        set(described.after) |
+                                        set(process.after)} | {
+                'set-up ' + described.name}
+        return graph
+
+    def _topological(self):
+        """Every step, each after all it waits for."""
+        order, placed = [], set()
+        while len(order) < len(self.graph):
+            ready = sorted(step for step, after in self.graph.items()
+                           if step not in placed and after <= placed)
+            if not ready:
+                raise Invalid('these wait for each other: %s' % ', '.join(
+                    sorted(set(self.graph) - placed)))
+            order.extend(ready)
+            placed.update(ready)
+        return order
+
+    def _ancestors(self, step):
+        found, todo = set(), [step]
+        while todo:
+            for each in self.graph[todo.pop()] - found:
+                found.add(each)
+                todo.append(each)
+        return found
+
+    def process_order(self):
+        return [step.split(' ', 1)[1] for step in self.order
+                if step.startswith('process ')]
+
+    # Bring-up
+
+    def start_steps(self, abort, report):
+        actions = {'set-up': self._set_up, 'register': self._register,
+                   'process': self._start, 'service': self._started}
+        steps = {}
+        for step, after in self.graph.items():
+            kind, name = step.split(' ', 1)
+            steps[step] = (after, lambda a=actions[kind], n=name: a(
+                n, abort, report))
+        return steps
+
+    def _set_up(self, name, abort, report):
+        described = self.services[name]
+        marker = described.data('.initialized')
+        if os.path.exists(marker):
+            return
+        os.makedirs(described.data(), exist_ok=True)
+        server = self._database_server(described)
+        if server:
+            server.create_databases(described.databases)
+        if described.databases or type(described).initialize is not \
+                service.Service.initialize:
+            described.initialize()
+            report('%s set up' % name)
+        with open(marker, 'w'):
+            pass
+
+    def _register(self, name, abort, report):
+        keystone.register(self.layout, self.services[name])
+
+    def _start(self, name, abort, report):
+        process = self.processes[name]
+        if process.prepare:
+            process.prepare()
+        processes.start(self.layout, process)
+        processes.wait(self.layout, process, abort)
+        report('%s ready (%s)' % (name, process.ready.what))
+
+    def _started(self, name, abort, report):
+        self.services[name].started()
+        report('%s ready' % name)
+
+    # Stopping
+
+    def stop_steps(self, stopped, removed):
+        """Steps that stop every process, each once all that started
+        after it have stopped, and then run each service's ``stopped``
+        hook; they add to the lists ``stopped`` and ``removed``."""
+        def stop(process):
+            if processes.stop(self.layout, process):
+                stopped.append(process.name)
+        steps = {}
+        for name, process in self.processes.items():
+            later = {'stop ' + other for other in self.processes
+                     if 'process ' + name in self._ancestors(
+                         'process ' + other)}
+            steps['stop ' + name] = (later, lambda p=process: stop(p))
+        for name, described in self.services.items():
+            steps['clean up ' + name] = (
+                {'stop ' + p for p, d in self.service_of.items()
+                 if d is described},
+                lambda d=described: removed.extend(d.stopped()))
+        return steps

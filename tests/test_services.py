@@ -1,0 +1,227 @@
+"""The all-in-one's service descriptions and their bring-up, stop and
+status, with small services declared here (one class each, as a module of
+aio/services/ would)."""
+
+import contextlib
+import errno
+import io
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+import fixtures
+import testtools
+
+from aio import commands
+from aio import layout as aio_layout
+from aio import plan as aio_plan
+from aio import processes
+from aio import service
+from aio.services import keystone
+
+
+def _free_port():
+    """A free port below the ephemeral range, where no outgoing
+    connection takes it between a test's bring-ups."""
+    while True:
+        port = random.randrange(20000, 32000)
+        if processes.port_free('127.0.0.1', port):
+            return port
+
+
+class Pages(service.Service):
+    """A web server whose page is written by its one-time set-up, from its
+    configuration file."""
+    name = 'pages'
+
+    def __init__(self, layout, port, after=()):
+        super().__init__(layout)
+        self.port = port
+        self.ports = {'pages-httpd': port}
+        self.after = after
+
+    def config_files(self):
+        return {'greeting.ini': service.ini({'page': {'text': 'hello'}})}
+
+    def initialize(self):
+        os.makedirs(self.data('www'))
+        with open(self.etc('greeting.ini')) as config, \
+                open(self.data('www', 'index.html'), 'w') as page:
+            page.write(config.read().split('= ')[1])
+
+    def processes(self):
+        return [service.Process(
+            'pages-httpd', [sys.executable, '-m', 'http.server', '--bind',
+                            '127.0.0.1', '--directory', self.data('www'),
+                            str(self.port)],
+            service.http_answers(aio_layout.url(self.port, '/')),
+            timeout=30, stop_timeout=5)]
+
+
+class Clock(service.Service):
+    """A service that starts after Pages and records, when it starts,
+    whether the page was already served."""
+    name = 'clock'
+    after = ('pages',)
+
+    def __init__(self, layout, page_url):
+        super().__init__(layout)
+        self.page_url = page_url
+
+    def processes(self):
+        script = ('import sys, time, urllib.request\n'
+                  'urllib.request.urlopen(sys.argv[1]).read()\n'
+                  'print("page was served before me", flush=True)\n'
+                  'time.sleep(3600)\n')
+        return [service.Process(
+            'clock', [sys.executable, '-c', script, self.page_url],
+            service.is_running(), timeout=30, stop_timeout=5)]
+
+
+class Broken(service.Service):
+    name = 'broken'
+    after = ('pages',)
+
+    def processes(self):
+        return [service.Process(
+            'broken', ['/bin/sh', '-c', 'echo cannot bind >&2; exit 3'],
+            service.port_answers(_free_port()), timeout=30)]
+
+
+class ServiceDescriptionTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        state = self.useFixture(fixtures.TempDir()).path
+        self.layout = aio_layout.Layout(
+            aio_layout.Layout.from_environment().repo, state)
+        self.port = _free_port()
+        self.page = aio_layout.url(self.port, '/')
+
+    def _run(self, command, *args):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = command(self.layout, *args)
+        return code, out.getvalue(), err.getvalue()
+
+    def _running(self, *names):
+        return [name for name in names
+                if processes.running_pid(self.layout, name)]
+
+    def test_one_class_is_a_whole_service(self):
+        described = [Clock(self.layout, self.page),
+                     Pages(self.layout, self.port)]
+        self.addCleanup(commands.stop, self.layout, described)
+        code, out, err = self._run(commands.up, described)
+        self.assertEqual(0, code, err)
+        self.assertEqual(b'hello\n', urllib.request.urlopen(self.page).read())
+        with open(self.layout.log('clock')) as log:
+            self.assertIn('page was served before me', log.read())
+        self.assertLess(out.index('pages-httpd ready'),
+                        out.index('clock ready'))
+
+        code, out, _ = self._run(commands.status, described)
+        self.assertEqual(0, code)
+        self.assertRegex(out, r'pages-httpd +running \(pid \d+\), ready')
+
+        code, out, _ = self._run(commands.stop, described)
+        self.assertIn('stopped: clock, pages-httpd', out)
+        self.assertEqual([], self._running('clock', 'pages-httpd'))
+        code, out, _ = self._run(commands.status, described)
+        self.assertEqual(3, code)
+        self.assertRegex(out, r'pages-httpd +stopped')
+
+    def test_status_shows_a_running_process_that_is_not_ready(self):
+        described = [Pages(self.layout, self.port)]
+        self.addCleanup(commands.stop, self.layout, described)
+        self.assertEqual(0, self._run(commands.up, described)[0])
+        pid = processes.running_pid(self.layout, 'pages-httpd')
+        os.kill(pid, 19)  # SIGSTOP: it runs, but answers nothing
+        self.addCleanup(os.kill, pid, 18)
+        code, out, _ = self._run(commands.status, described)
+        self.assertEqual(3, code)
+        self.assertIn('pages-httpd                running (pid %d), NOT ready '
+                      '(check: answers HTTP at %s' % (pid, self.page), out)
+
+    def test_set_up_runs_once(self):
+        described = [Pages(self.layout, self.port)]
+        self.addCleanup(commands.stop, self.layout, described)
+        self.assertEqual(0, self._run(commands.up, described)[0])
+        self._run(commands.stop, described)
+        # A second set-up would fail: its directory exists.
+        code, out, err = self._run(commands.up, described)
+        self.assertEqual(0, code, err)
+        self.assertNotIn('pages set up', out)
+
+    def test_service_dying_at_start_names_its_log_and_is_not_left(self):
+        described = [Broken(self.layout), Pages(self.layout, self.port)]
+        code, out, err = self._run(commands.up, described)
+        self.assertEqual(1, code)
+        self.assertIn('ERROR: broken exited during start-up with code 3; '
+                      'read %s' % self.layout.log('broken'), err)
+        with open(self.layout.log('broken')) as log:
+            self.assertIn('cannot bind', log.read())
+        self.assertIn('stopped: pages-httpd', out)
+        self.assertEqual([], self._running('broken', 'pages-httpd'))
+
+    def test_port_taken_names_its_owner_and_nothing_starts(self):
+        with socket.socket() as holder:
+            holder.bind(('127.0.0.1', self.port))
+            holder.listen()
+            described = [Pages(self.layout, self.port)]
+            code, _, err = self._run(commands.up, described)
+        self.assertEqual(1, code)
+        self.assertIn('port %d (pages-httpd) is already in use by (('
+                      % self.port, err)
+        self.assertIn('pid=%d,' % os.getpid(), err)
+        self.assertEqual([], os.listdir(os.path.join(self.layout.state,
+                                                     'run')))
+
+    def test_unknown_or_circular_order_is_refused(self):
+        pages = Pages(self.layout, self.port, after=('clock',))
+        error = self.assertRaises(aio_plan.Invalid, aio_plan.Plan,
+                                  self.layout, [pages, Clock(self.layout,
+                                                             self.page)])
+        self.assertIn('wait for each other', str(error))
+        error = self.assertRaises(aio_plan.Invalid, aio_plan.Plan,
+                                  self.layout, [Clock(self.layout, self.page)])
+        self.assertEqual('nothing called pages is declared', str(error))
+
+    def test_keystone_user_needs_keystone(self):
+        class Registered(Pages):
+            user = 'pages'
+        error = self.assertRaises(
+            aio_plan.Invalid, aio_plan.Plan, self.layout,
+            [Registered(self.layout, self.port)])
+        self.assertEqual('pages needs Keystone, which is not declared',
+                         str(error))
+
+
+class RealBringUpPreflightTestCase(testtools.TestCase):
+    """tools/aio itself, on a port the real Keystone needs."""
+
+    def test_ports_taken_and_engine_missing_name_the_cause(self):
+        layout = aio_layout.Layout.from_environment()
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        try:
+            holder.bind(('127.0.0.1', keystone.PORT))
+            holder.listen()
+        except OSError as e:
+            # A running all-in-one holds it: taken all the same.
+            self.assertEqual(errno.EADDRINUSE, e.errno)
+        with tempfile.TemporaryDirectory() as state:
+            result = subprocess.run(
+                [sys.executable, '-m', 'aio', 'up'], capture_output=True,
+                text=True, cwd=layout.repo, timeout=120,
+                env=dict(os.environ, AIO_STATE=state,
+                         DOCKER_HOST='unix:///nonexistent.sock'))
+            self.assertEqual(1, result.returncode)
+            self.assertIn('port 5000 (keystone) is already in use',
+                          result.stderr)
+            self.assertIn('the Docker engine does not answer', result.stderr)
+            self.assertEqual([], os.listdir(os.path.join(state, 'run')))
