@@ -3,8 +3,9 @@ may be.
 
 Bring-up is a graph of steps: a service's one-time set-up (after MariaDB
 if it has databases), its Keystone registration (after Keystone), each of
-its processes (after the set-up, the services it starts after and the
-processes it names), and its ``started`` hook once all of them are ready.
+its processes (after the set-up, the registration, the services it starts
+after and the processes it names), and its ``started`` hook once all of
+them are ready.
 Each step starts as soon as what it waits for is done. Stopping runs the
 processes' graph backwards: a process stops once everything that started
 after it has stopped.
@@ -102,10 +103,13 @@ class Plan:
             graph['service ' + name] = ready_after
         for name, process in self.processes.items():
             described = self.service_of[name]
-            graph['process ' + name] = {self._ready_step(each) for each in
-                                        set(described.after) |
-                                        set(process.after)} | {
-                'set-up ' + described.name}
+            # Its processes may authenticate as its user as they start.
+            own_steps = {'set-up ' + described.name} | (
+                {'register ' + described.name}
+                if 'register ' + described.name in graph else set())
+            graph['process ' + name] = own_steps | {
+                self._ready_step(each)
+                for each in set(described.after) | set(process.after)}
         return graph
 
     def _topological(self):
