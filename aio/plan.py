@@ -36,6 +36,9 @@ def run(steps, abort):
                 for name in [n for n, (after, _) in pending.items()
                              if after <= done]:
                     running[pool.submit(pending.pop(name)[1])] = name
+                if not running:
+                    raise Invalid('these wait for what never comes: %s'
+                                  % ', '.join(sorted(pending)))
                 finished, _ = concurrent.futures.wait(
                     running, return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in finished:
