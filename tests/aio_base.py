@@ -67,6 +67,9 @@ class AllInOneBase(testtools.TestCase):
 
         def reached():
             seen[0] = conn.compute.get_server(server.id)
+            if seen[0].status == 'ERROR' != status:
+                self.fail('server %s went ERROR: %s' % (
+                    server.id, (seen[0].fault or {}).get('message')))
             return seen[0].status == status and not seen[0].task_state
         if not self._until(reached):
             self.fail('server %s is %s (task %s) after %d s, not %s' % (

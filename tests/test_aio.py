@@ -145,3 +145,34 @@ class AllInOneTestCase(aio_base.AllInOneBase):
                                  'value').stdout.split()
         self.assertIn('OS::Compute::Hypervisor', out)
         self.assertIn('OS::Compute::Quota', out)
+
+    def test_fqdn_hostname_longer_than_a_kernel_hostname_boots(self):
+        fqdn = 'e2e-%s.example.org' % ('long-label.' * 6).rstrip('.')
+        self.assertGreater(len(fqdn), 64)
+        server_id = demo.openstack_cli(
+            self.layout, 'aio', '--os-compute-api-version', '2.94', 'server',
+            'create', '--hostname', fqdn, '--image', demo.IMAGE_NAME,
+            '--flavor', 'm1.tiny', '--nic', 'none', '-f', 'value', '-c', 'id',
+            'e2e-fqdn').stdout.strip()
+        server = self.conn.compute.get_server(server_id)
+        self.addCleanup(self._delete, server)
+        server = self._wait_status(server, 'ACTIVE')
+        container = self._container(server)
+        self.assertEqual(b'e2e-long-label\n',
+                         container.exec_run(['hostname']).output)
+        hosts = container.exec_run(['cat', '/etc/hosts']).output.decode()
+        self.assertRegex(hosts, r'(?m)^\S+\s+%s\s+e2e-long-label\b'
+                         % fqdn.replace('.', r'\.'))
+
+    def test_hypervisor_details_at_every_microversion(self):
+        # From 2.28 to 2.87 Nova parses the driver's cpu_info as JSON.
+        admin = demo.cloud(self.layout, 'aio-admin')
+        for version in ('2.1', '2.28', '2.53', '2.87', '2.88'):
+            response = admin.compute.get('/os-hypervisors/detail',
+                                         microversion=version)
+            self.assertEqual(200, response.status_code, version)
+            hypervisor = response.json()['hypervisors'][0]
+            if version in ('2.28', '2.53', '2.87'):
+                self.assertEqual({'arch', 'model', 'vendor', 'topology',
+                                  'features'},
+                                 set(hypervisor['cpu_info']))
