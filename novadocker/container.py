@@ -11,20 +11,42 @@ CONF = engine.CONF
 # Exit codes of a process ended by the stop signal or by a kill: the
 # container was shut down, it did not crash.
 _STOPPED_EXIT_CODES = (0, 128 + 9, 128 + 15)
+# A DNS label's length; the kernel holds a hostname of at most 64 bytes.
+HOSTNAME_MAX = 63
+# Where Debian resolves its own name on a host without a fixed address.
+NO_ADDRESS = '127.0.1.1'
+
+
+def hostname(instance_hostname):
+    """The container's kernel hostname: the first label of what Nova's API
+    accepted (since 2.94 an FQDN of up to 255 characters)."""
+    return instance_hostname.split('.', 1)[0][:HOSTNAME_MAX]
+
+
+def hosts_entries(instance_hostname, addresses):
+    """/etc/hosts entries that make the whole name resolve when the
+    container's hostname is only part of it: to the first of the ports'
+    ``addresses`` (IPv4 first), as Docker does for its own networks, or
+    to 127.0.1.1, as Debian does without one."""
+    if hostname(instance_hostname) == instance_hostname:
+        return {}
+    ordered = sorted(addresses, key=lambda address: ':' in address)
+    return {instance_hostname: ordered[0] if ordered else NO_ADDRESS}
 
 
 def create_kwargs(instance, image_meta, image_ref, key_binds=None,
-                  dns_servers=None):
+                  dns_servers=None, addresses=()):
     """Keyword arguments of ``containers.create`` for the instance.
 
     Docker's own networking is off: the driver plugs Neutron's ports into
-    the container's namespace (vif). Docker turns IPv6 off in a namespace
-    without networks; the ports' IPv6 addresses need it on.
+    the container's namespace (vif), whose fixed ``addresses`` the
+    instance's full hostname resolves to. Docker turns IPv6 off in a
+    namespace without networks; the ports' IPv6 addresses need it on.
     """
     kwargs = {
         'image': image_ref,
         'name': engine.container_name(instance),
-        'hostname': instance.hostname,
+        'hostname': hostname(instance.hostname),
         'labels': {
             engine.LABEL_INSTANCE: instance.uuid,
             engine.LABEL_HOST: CONF.host,
@@ -46,6 +68,9 @@ def create_kwargs(instance, image_meta, image_ref, key_binds=None,
         kwargs['command'] = command
     if dns_servers:
         kwargs['dns'] = dns_servers
+    extra_hosts = hosts_entries(instance.hostname, addresses)
+    if extra_hosts:
+        kwargs['extra_hosts'] = extra_hosts
     if key_binds:
         kwargs['volumes'] = key_binds
     kwargs.update(flavor_limits.limits(instance.flavor))

@@ -105,7 +105,7 @@ class DockerDriver(driver.ComputeDriver):
         image_ref = self._images.ensure_loaded(context, image_meta)
         kwargs = container_mod.create_kwargs(
             instance, image_meta, image_ref, keys.binds(instance),
-            vif.dns_servers(network_info))
+            vif.dns_servers(network_info), vif.fixed_addresses(network_info))
         events = []
         if power_on and CONF.vif_plugging_timeout:
             events = vif.neutron_events(network_info)

@@ -4,6 +4,7 @@ import os
 import shutil
 
 from oslo_log import log as logging
+from oslo_serialization import jsonutils
 from oslo_utils import units
 from oslo_utils import versionutils
 
@@ -54,6 +55,39 @@ def _allocated(containers):
     return vcpus, memory_mb, root_gb
 
 
+# vendor_id in /proc/cpuinfo -> the vendor name libvirt reports.
+_VENDORS = {'GenuineIntel': 'Intel', 'AuthenticAMD': 'AMD'}
+
+
+def cpu_info(cpuinfo, arch):
+    """The host CPU as libvirt describes it to Nova (arch, model, vendor,
+    topology, features), from the text of /proc/cpuinfo; Nova's API
+    parses it as JSON at microversions 2.28 to 2.87."""
+    processors = [dict((key.strip(), value.strip()) for key, _, value in
+                       (line.partition(':') for line in block.splitlines()))
+                  for block in cpuinfo.strip().split('\n\n') if block]
+    first = processors[0] if processors else {}
+    sockets = len({p.get('physical id', '0') for p in processors}) or 1
+    cores = int(first.get('cpu cores') or max(len(processors), 1))
+    threads = max(int(first.get('siblings') or cores) // cores, 1)
+    vendor = first.get('vendor_id', '')
+    return {
+        'arch': arch,
+        'model': first.get('model name', ''),
+        'vendor': _VENDORS.get(vendor, vendor),
+        'topology': {'cells': 1, 'sockets': sockets, 'cores': cores,
+                     'threads': threads},
+        # x86 names them flags, Arm Features.
+        'features': sorted(set((first.get('flags') or first.get(
+            'Features') or '').split())),
+    }
+
+
+def _host_cpu_info(arch):
+    with open('/proc/cpuinfo') as f:
+        return jsonutils.dumps(cpu_info(f.read(), arch))
+
+
 def available_resource(docker_engine):
     info = docker_engine.info()
     disk = _disk_usage(info)
@@ -72,7 +106,7 @@ def available_resource(docker_engine):
         'hypervisor_version': versionutils.convert_version_to_int(
             info['ServerVersion'].split('-')[0].split('+')[0]),
         'hypervisor_hostname': nodename(),
-        'cpu_info': '?',
+        'cpu_info': _host_cpu_info(arch),
         'disk_available_least': disk.free // units.Gi,
         'supported_instances': [
             (arch, fields.HVType.DOCKER, fields.VMMode.EXE)],

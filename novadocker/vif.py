@@ -59,6 +59,12 @@ def addresses(vif):
             for subnet in vif['network']['subnets'] for ip in subnet['ips']]
 
 
+def fixed_addresses(network_info):
+    """Every fixed IP of the instance's ports, in port order."""
+    return [address for vif in network_info
+            for address, _ in addresses(vif)]
+
+
 def routes(vif):
     """(destination, gateway) of the port's subnets: default and host
     routes, for the subnets where the port has an address."""
