@@ -53,9 +53,15 @@ docker_opts = [
 ]
 
 
+CONF = cfg.CONF
+
+
 def register_opts(conf):
     conf.register_group(docker_group)
     conf.register_opts(docker_opts, group=docker_group)
+
+
+register_opts(CONF)
 
 
 def list_opts():

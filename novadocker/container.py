@@ -3,10 +3,11 @@ means to Nova."""
 
 from nova.compute import power_state
 
+from novadocker import conf
 from novadocker import engine
 from novadocker import flavor as flavor_limits
 
-CONF = engine.CONF
+CONF = conf.CONF
 
 # Exit codes of a process ended by the stop signal or by a kill: the
 # container was shut down, it did not crash.
@@ -19,7 +20,10 @@ NO_ADDRESS = '127.0.1.1'
 
 def hostname(instance_hostname):
     """The container's kernel hostname: the first label of what Nova's API
-    accepted (since 2.94 an FQDN of up to 255 characters)."""
+    accepted (since 2.94 an FQDN of up to 255 characters); None leaves
+    the engine's default."""
+    if not instance_hostname:
+        return None
     return instance_hostname.split('.', 1)[0][:HOSTNAME_MAX]
 
 
@@ -29,7 +33,7 @@ def hosts_entries(instance_hostname, addresses):
     ``addresses`` (IPv4 first), as Docker does for its own networks, or
     to 127.0.1.1, as Debian does without one."""
     if hostname(instance_hostname) == instance_hostname:
-        return {}
+        return {}  # also when there is none
     ordered = sorted(addresses, key=lambda address: ':' in address)
     return {instance_hostname: ordered[0] if ordered else NO_ADDRESS}
 
@@ -92,3 +96,13 @@ def power_state_of(container):
     if status in ('created', 'exited'):
         return power_state.SHUTDOWN
     return power_state.NOSTATE
+
+
+def pid(container):
+    """The container's main process as the host sees it; 0 when it is not
+    running."""
+    return container.attrs['State']['Pid']
+
+
+def exit_code(container):
+    return container.attrs['State']['ExitCode']

@@ -7,10 +7,8 @@ and statistics (diagnostics) live in their own modules.
 
 import os
 
-from docker import errors as docker_errors
 from oslo_log import log as logging
 from oslo_utils import units
-import requests
 
 from nova.compute import power_state
 from nova.compute import task_states
@@ -102,6 +100,11 @@ class DockerDriver(driver.ComputeDriver):
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
         network_info = network_info or []
+        try:
+            vif.check_pluggable(network_info)
+        except vif.UnpluggablePort as e:
+            raise exception.BuildAbortException(
+                instance_uuid=instance.uuid, reason=e.format_message()) from e
         image_ref = self._images.ensure_loaded(context, image_meta)
         kwargs = container_mod.create_kwargs(
             instance, image_meta, image_ref, keys.binds(instance),
@@ -113,17 +116,15 @@ class DockerDriver(driver.ComputeDriver):
             with self.virtapi.wait_for_instance_event(
                     instance, events, timeout=CONF.vif_plugging_timeout,
                     error_callback=self._neutron_failed_callback):
-                with engine.translated_errors(
-                        'create %s' % engine.container_name(instance)):
-                    created = self._engine.client.containers.create(**kwargs)
+                created = self._engine.create(kwargs)
                 if power_on:
                     self._start(instance, created, network_info)
-        except exception.InstanceEventTimeout:
+        except exception.InstanceEventTimeout as e:
             if CONF.vif_plugging_is_fatal:
                 self._discard(instance, network_info)
-                raise vif.PortsNotPlugged(
-                    ports=', '.join(port for _, port in events),
-                    timeout=CONF.vif_plugging_timeout, host=CONF.host)
+                raise vif.plugging_timed_out(
+                    instance, events, CONF.vif_plugging_timeout,
+                    CONF.host) from e
         except Exception as e:
             self._discard(instance, network_info)
             if isinstance(e, engine.EngineRefused):
@@ -131,20 +132,29 @@ class DockerDriver(driver.ComputeDriver):
                     instance_uuid=instance.uuid,
                     reason=e.format_message()) from e
             raise
-        LOG.info('Spawned container %s', created.name, instance=instance)
+        LOG.info('Spawned container %s', engine.container_name(instance),
+                 instance=instance)
 
     @staticmethod
     def _neutron_failed_callback(event_name, instance):
         LOG.error('Neutron reported failure on event %s', event_name,
                   instance=instance)
         if CONF.vif_plugging_is_fatal:
-            raise exception.VirtualInterfaceCreateException()
+            raise exception.BuildAbortException(
+                instance_uuid=instance.uuid,
+                reason=_('Neutron reported that it failed to plug a port '
+                         '(event %(event)s); read the log of the Neutron '
+                         'agent on host %(host)s.') % {
+                    'event': event_name, 'host': CONF.host})
 
     def _discard(self, instance, network_info):
-        """Removes what a failed spawn left: container, ports, key."""
-        self._remove(instance)
-        vif.unplug_all(instance, network_info)
-        keys.remove(instance)
+        """Removes what a failed spawn left: container, ports, key; the
+        ports and key even when the engine cannot be reached."""
+        try:
+            self._remove(instance)
+        finally:
+            vif.unplug_all(instance, network_info)
+            keys.remove(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
@@ -163,14 +173,26 @@ class DockerDriver(driver.ComputeDriver):
     # Network
 
     def plug_vifs(self, instance, network_info):
-        pid = self._running_pid(instance)
-        if pid:
+        """At nova-compute's start: plugs the ports of a running container
+        whose veth is gone. A port that cannot be plugged puts only this
+        instance in ERROR (VirtualInterfacePlugException), never stops
+        nova-compute from starting."""
+        pid = self._running_pid(self._engine.find(instance))
+        if not pid:
+            return
+        try:
             vif.ensure_plugged(instance, network_info, pid)
+        except Exception as e:
+            raise exception.VirtualInterfacePlugException(
+                _('could not plug the ports of running container %(name)s: '
+                  '%(error)s') % {'name': engine.container_name(instance),
+                                  'error': e}) from e
 
-    def _running_pid(self, instance):
-        """The container's process, whose namespace holds the ports; 0
-        when it is not running."""
-        return self._engine.get(instance).attrs['State']['Pid']
+    @staticmethod
+    def _running_pid(container):
+        """The process whose namespace holds the container's ports; 0 when
+        it is not running (or there is no container)."""
+        return container_mod.pid(container) if container else 0
 
     def unplug_vifs(self, instance, network_info):
         vif.unplug_all(instance, network_info)
@@ -178,7 +200,7 @@ class DockerDriver(driver.ComputeDriver):
     def attach_interface(self, context, instance, image_meta, port):
         # A stopped container gets the port when it next starts, from the
         # instance's network info.
-        pid = self._running_pid(instance)
+        pid = self._running_pid(self._engine.get(instance))
         if pid:
             vif.plug(instance, port, pid)
 
@@ -277,7 +299,7 @@ class DockerDriver(driver.ComputeDriver):
         with engine.translated_errors('start %s' % container.name):
             container.start()
             container.reload()
-        pid = container.attrs['State']['Pid']
+        pid = container_mod.pid(container)
         try:
             if network_info and pid:
                 vif.plug_all(instance, network_info, pid)
@@ -286,16 +308,10 @@ class DockerDriver(driver.ComputeDriver):
             # that, not the plugging, is the cause to report.
             self._raise_if_exited(instance, container)
             raise
-        if not CONF.docker.spawn_check_seconds:
-            return
-        try:
-            container.wait(timeout=CONF.docker.spawn_check_seconds)
-        except (requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError):
-            # The wait timed out: the process is still running, unless the
-            # engine itself went away, which the reload shows.
-            pass
-        self._raise_if_exited(instance, container)
+        if CONF.docker.spawn_check_seconds:
+            self._engine.exits_within(container,
+                                      CONF.docker.spawn_check_seconds)
+            self._raise_if_exited(instance, container)
 
     def _raise_if_exited(self, instance, container):
         with engine.translated_errors('inspect %s' % container.name):
@@ -311,7 +327,7 @@ class DockerDriver(driver.ComputeDriver):
                      '%(code)s; its last output was: %(output)r. The image '
                      'needs a long-running command (CMD/ENTRYPOINT, or the '
                      'image property os_command_line).') % {
-                'code': container.attrs['State']['ExitCode'],
+                'code': container_mod.exit_code(container),
                 'output': last_lines})
 
     def _unpause(self, container):
@@ -320,13 +336,8 @@ class DockerDriver(driver.ComputeDriver):
                 container.unpause()
 
     def _remove(self, instance):
-        with engine.translated_errors(
-                'remove %s' % engine.container_name(instance)):
-            try:
-                self._engine.client.api.remove_container(
-                    engine.container_name(instance), v=True, force=True)
-            except docker_errors.NotFound:
-                LOG.debug('No container to remove', instance=instance)
+        if not self._engine.remove(instance):
+            LOG.debug('No container to remove', instance=instance)
 
     @staticmethod
     def _output_tail(container, limit):

@@ -1,8 +1,9 @@
-"""The Docker engine, reached through the docker SDK.
+"""The Docker engine, reached through the docker SDK: the only module that
+uses the SDK or its HTTP transport.
 
-Every engine call the driver makes goes through :func:`translated_errors`, so
-an engine that is down or answers with an error surfaces as a Nova exception
-whose message names the engine and the cause.
+Every engine call goes through :func:`translated_errors`, so an engine that
+is down or answers with an error surfaces as a Nova exception whose message
+names the engine and the cause.
 """
 
 import contextlib
@@ -15,10 +16,7 @@ import requests
 from nova import exception
 from nova.i18n import _
 
-import novadocker.conf
-
-CONF = novadocker.conf.cfg.CONF
-novadocker.conf.register_opts(CONF)
+from novadocker.conf import CONF
 
 LABEL_INSTANCE = 'org.openstack.nova.instance-uuid'
 LABEL_HOST = 'org.openstack.nova.host'
@@ -54,13 +52,13 @@ def _engine_reason(error):
 
 
 @contextlib.contextmanager
-def translated_errors(action, instance=None):
+def translated_errors(action):
     """Turn docker SDK and transport errors into Nova exceptions."""
     try:
         yield
+    except docker_errors.ImageLoadError as e:
+        raise EngineRefused(action=action, reason=e) from e
     except docker_errors.NotFound as e:
-        if instance is not None:
-            raise exception.InstanceNotFound(instance_id=instance.uuid) from e
         raise EngineError(action=action, reason=_engine_reason(e)) from e
     except docker_errors.APIError as e:
         error = EngineRefused if e.is_client_error() else EngineError
@@ -129,6 +127,61 @@ class Engine(object):
         if container is None:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
         return container
+
+    def create(self, kwargs):
+        """A new container from ``containers.create`` keyword arguments."""
+        with translated_errors('create %s' % kwargs['name']):
+            return self.client.containers.create(**kwargs)
+
+    def remove(self, instance):
+        """Removes the instance's container and its anonymous volumes, if
+        there is one."""
+        name = container_name(instance)
+        with translated_errors('remove %s' % name):
+            try:
+                self.client.api.remove_container(name, v=True, force=True)
+            except docker_errors.NotFound:
+                return False
+        return True
+
+    @staticmethod
+    def exits_within(container, seconds):
+        """Waits up to ``seconds`` for the container's process to exit.
+        A connection the engine drops is left for the next call to report."""
+        try:
+            container.wait(timeout=seconds)
+        except (requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError):
+            return False
+        return True
+
+    def has_image(self, ref):
+        with translated_errors('inspect image %s' % ref):
+            try:
+                self.client.images.get(ref)
+            except docker_errors.ImageNotFound:
+                return False
+        return True
+
+    def load_image(self, data, action):
+        """``docker load`` of a stream; the images it held."""
+        with translated_errors(action):
+            return self.client.images.load(data)
+
+    def remove_image(self, ref):
+        """Untags ``ref`` and removes its layers no other image uses. An
+        image a container still uses stays: False then (the engine
+        answers 409 Conflict), or when there was none."""
+        with translated_errors('remove image %s' % ref):
+            try:
+                self.client.images.remove(ref, noprune=False)
+            except docker_errors.ImageNotFound:
+                return False
+            except docker_errors.APIError as e:
+                if e.status_code != 409:
+                    raise
+                return False
+        return True
 
     def nova_containers(self):
         """The containers this compute host created, found by their labels.

@@ -9,7 +9,6 @@ a second spawn of the same image downloads nothing.
 import io
 import os
 
-from docker import errors as docker_errors
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
@@ -17,9 +16,10 @@ from nova import exception
 from nova.i18n import _
 from nova.image import glance
 
+from novadocker import conf
 from novadocker import engine as engine_mod
 
-CONF = engine_mod.CONF
+CONF = conf.CONF
 LOG = logging.getLogger(__name__)
 
 REPOSITORY = 'glance'
@@ -106,12 +106,7 @@ class ImageStore(object):
         return ref
 
     def is_loaded(self, image_id):
-        with engine_mod.translated_errors('inspect image'):
-            try:
-                self._engine.client.images.get(reference(image_id))
-                return True
-            except docker_errors.ImageNotFound:
-                return False
+        return self._engine.has_image(reference(image_id))
 
     def _load(self, context, image_id):
         staged = None
@@ -140,10 +135,8 @@ class ImageStore(object):
 
     def _load_stream(self, image_id, data):
         try:
-            with engine_mod.translated_errors('load image %s' % image_id):
-                images = self._engine.client.images.load(data)
-        except (docker_errors.ImageLoadError,
-                engine_mod.EngineError) as e:
+            images = self._engine.load_image(data, 'load image %s' % image_id)
+        except engine_mod.EngineError as e:
             raise exception.ImageUnacceptable(
                 image_id=image_id,
                 reason=_('the Docker engine could not load it (%s); the '
@@ -158,15 +151,11 @@ class ImageStore(object):
 
     def forget(self, image_id):
         """Remove the engine's tag for a Glance image, if any."""
-        with engine_mod.translated_errors('remove image tag'):
-            try:
-                self._engine.client.images.remove(reference(image_id),
-                                                  noprune=False)
-            except docker_errors.ImageNotFound:
-                pass
-            except docker_errors.APIError as e:
-                LOG.warning('Could not remove image %s: %s',
-                            reference(image_id), e)
+        try:
+            self._engine.remove_image(reference(image_id))
+        except engine_mod.EngineError as e:
+            LOG.warning('Could not remove image %s: %s', reference(image_id),
+                        e)
 
     def commit(self, container, image_id):
         """Commit the container as the engine image of a Glance snapshot."""

@@ -3,9 +3,9 @@
 import os
 import shutil
 
-from novadocker import engine
+from novadocker import conf
 
-CONF = engine.CONF
+CONF = conf.CONF
 CONTAINER_PATH = '/root/.ssh/authorized_keys'
 
 

@@ -11,6 +11,7 @@ again.
 
 import netaddr
 import os_vif
+from os_vif.objects import vif as osvif_objects
 from oslo_log import log as logging
 
 from nova import exception
@@ -26,23 +27,52 @@ DEFAULT_MTU = 1500
 SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_OVS,)
 
 
-class UnsupportedVIFType(exception.NovaException):
+class UnpluggablePort(exception.NovaException):
+    """A port this driver cannot plug, whatever the host's state."""
+
+
+class UnsupportedVIFType(UnpluggablePort):
     msg_fmt = _('Port %(port)s has VIF type "%(vif_type)s"; the Docker '
                 'driver plugs only "ovs" ports (Neutron ML2 with the '
                 'openvswitch mechanism driver and its agent on this host).')
 
 
-class PortsNotPlugged(exception.VirtualInterfaceCreateException):
-    msg_fmt = _('Neutron did not report port(s) %(ports)s plugged within '
-                '%(timeout)d s (vif_plugging_timeout). Check that the '
-                'Neutron Open vSwitch agent of host %(host)s is alive '
-                '("openstack network agent list") and read its log.')
+class HybridPlugPort(UnpluggablePort):
+    msg_fmt = _('Port %(port)s asks for a hybrid plug (a Linux bridge '
+                'between the instance and br-int, for iptables rules), '
+                'which a container cannot have: set Neutron\'s '
+                '[securitygroup] firewall_driver = openvswitch on the Open '
+                'vSwitch agent of this host instead of iptables_hybrid, '
+                'then boot again.')
 
 
 def _osvif(vif):
     if vif['type'] not in SUPPORTED_VIF_TYPES:
         raise UnsupportedVIFType(port=vif['id'], vif_type=vif['type'])
-    return os_vif_util.nova_to_osvif_vif(vif)
+    vif_obj = os_vif_util.nova_to_osvif_vif(vif)
+    if isinstance(vif_obj, osvif_objects.VIFBridge):
+        raise HybridPlugPort(port=vif['id'])
+    return vif_obj
+
+
+def check_pluggable(network_info):
+    """Raises UnpluggablePort before anything is created for a port that
+    could never be plugged."""
+    for vif in network_info:
+        _osvif(vif)
+
+
+def plugging_timed_out(instance, events, timeout, host):
+    """The build failure when Neutron did not report the ports plugged."""
+    return exception.BuildAbortException(
+        instance_uuid=instance.uuid,
+        reason=_('Neutron did not report port(s) %(ports)s plugged within '
+                 '%(timeout)d s ([DEFAULT] vif_plugging_timeout). Check that '
+                 'the Neutron agent that wires ports on host %(host)s is '
+                 'alive ("openstack network agent list --host %(host)s") '
+                 'and read its log.') % {
+            'ports': ', '.join(port for _, port in events),
+            'timeout': timeout, 'host': host})
 
 
 def _container_end(vif):
@@ -155,7 +185,7 @@ def unplug_all(instance, network_info):
     for vif in network_info or []:
         try:
             unplug(instance, vif)
-        except UnsupportedVIFType:
+        except UnpluggablePort:
             LOG.debug('Port %s was never plugged', vif['id'],
                       instance=instance)
         except Exception:
