@@ -272,8 +272,11 @@ class NetworkTestCase(aio_base.AllInOneBase):
             flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
         self.addCleanup(self._delete, server)
         server = self._wait_status(server, 'ERROR')
-        self.assertIn('Failed to allocate the network(s)',
-                      server.fault['message'])
+        fault = server.fault['message']
+        self.assertIn('Neutron did not report port(s) %s plugged within 60 s '
+                      '([DEFAULT] vif_plugging_timeout)' % port.id, fault)
+        self.assertIn('openstack network agent list --host %s'
+                      % self.layout.compute_host, fault)
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': 'nova-' + server.id}))
         tap = 'tap' + port.id[:11]

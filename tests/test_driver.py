@@ -4,9 +4,12 @@ import os
 import time
 
 import fixtures
+import os_vif
 from nova.compute import power_state
 from nova import exception
+from nova.network import model as network_model
 from nova import test
+from nova.tests.unit import fake_network_cache_model
 from nova.tests.unit import utils as test_utils
 from nova.virt import fake
 import nova.virt.node
@@ -16,6 +19,9 @@ from novadocker import engine
 from tests import base
 
 EXITS_LATER_CMD = ["/bin/sh", "-c", "sleep 1; exit 3"]
+# A port bound for the iptables_hybrid firewall driver.
+HYBRID_PORT = fake_network_cache_model.new_vif({
+    'type': 'ovs', 'details': {'ovs_hybrid_plug': True, 'port_filter': True}})
 # Nova's TestCase stubs the node identity file out; this test needs it.
 _READ_NODE_UUID = nova.virt.node.read_local_node_uuid
 _WRITE_NODE_UUID = nova.virt.node.write_local_node_uuid
@@ -29,8 +35,10 @@ class DockerDriverTestCase(test.TestCase):
         self.glance = self.useFixture(base.StreamingGlanceFixture(self))
         self.driver = driver_mod.DockerDriver(fake.FakeVirtAPI())
         self.ctxt = test_utils.get_test_admin_context()
+        # As nova-compute does at its start.
+        os_vif.objects.register_all()
 
-    def _spawn(self, cmd=None, tag='latest'):
+    def _spawn(self, cmd=None, tag='latest', network_info=None):
         image_id = self.glance.add_docker_image(base.saved_image(cmd, tag))
         self.addCleanup(base.remove_engine_image, self.client, image_id)
         instance = test_utils.get_test_instance(obj=True)
@@ -38,8 +46,35 @@ class DockerDriverTestCase(test.TestCase):
         self.addCleanup(base.remove_instance_containers, self.client,
                         instance.uuid)
         image_meta = test_utils.get_test_image_object(None, instance)
-        self.driver.spawn(self.ctxt, instance, image_meta, [], None, {})
+        self.driver.spawn(self.ctxt, instance, image_meta, [], None, {},
+                          network_info=network_info)
         return instance
+
+    def test_hybrid_plug_port_refuses_the_boot_naming_the_option(self):
+        error = self.assertRaises(
+            exception.BuildAbortException, self._spawn,
+            network_info=network_model.NetworkInfo([HYBRID_PORT]))
+        self.assertIn('[securitygroup] firewall_driver = openvswitch',
+                      str(error))
+        self.assertEqual([], self.client.containers.list(
+            all=True, filters={'label': engine.LABEL_HOST + '=' +
+                               engine.CONF.host}))
+
+    def test_port_that_cannot_be_plugged_at_start_fails_only_its_instance(
+            self):
+        # nova-compute's start re-plugs the ports of running containers;
+        # Nova puts the instance in ERROR for this exception and goes on.
+        instance = self._spawn()
+        error = self.assertRaises(
+            exception.VirtualInterfacePlugException, self.driver.plug_vifs,
+            instance, network_model.NetworkInfo([HYBRID_PORT]))
+        self.assertIn('nova-%s' % instance.uuid, str(error))
+        self.assertIn('firewall_driver', str(error))
+
+    def test_ports_of_a_missing_container_are_not_plugged(self):
+        instance = test_utils.get_test_instance(obj=True)
+        self.assertIsNone(self.driver.plug_vifs(
+            instance, network_model.NetworkInfo([HYBRID_PORT])))
 
     def test_unreachable_engine_names_socket_and_permission(self):
         self.flags(host_url='unix:///nonexistent/docker.sock', group='docker')

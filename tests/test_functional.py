@@ -6,6 +6,9 @@ import os
 import sys
 import tarfile
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import serialization
+import docker
 import fixtures
 from nova.tests.functional import integrated_helpers
 from oslo_utils import units
@@ -54,12 +57,14 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         return image_id
 
     def _boot(self, image_id=None, flavor_id=None, expected_state='ACTIVE',
-              metadata=None):
+              metadata=None, key_name=None):
         body = self._build_server(image_uuid=image_id or self.image_id,
                                   flavor_id=flavor_id or self.flavor_id,
                                   networks='none')
         if metadata:
             body['metadata'] = metadata
+        if key_name:
+            body['key_name'] = key_name
         server = self.api.post_server({'server': body})
         self.addCleanup(base.remove_instance_containers, self.client,
                         server['id'])
@@ -127,6 +132,40 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         server = self._boot(image_id, metadata={'privileged': 'true'})
         self.assertFalse(
             self._container(server).attrs['HostConfig']['Privileged'])
+
+    def _keypair(self):
+        key = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.OpenSSH,
+            serialization.PublicFormat.OpenSSH).decode() + ' e2e@test'
+        self.api.post_keypair({'keypair': {'name': 'k', 'public_key': key}})
+        return key
+
+    def test_key_pair_is_injected_read_only_and_removed(self):
+        self.flags(inject_key=True, group='docker')
+        key = self._keypair()
+        server = self._boot(key_name='k')
+        self.assertEqual(key + '\n',
+                         self._exec(server, 'cat /root/.ssh/authorized_keys'))
+        denied = self._container(server).exec_run(
+            ['/bin/sh', '-c', 'echo x >> /root/.ssh/authorized_keys'])
+        self.assertNotEqual(0, denied.exit_code)
+        self.assertIn(b'Read-only file system', denied.output)
+        self.assertEqual([server['id']],
+                         os.listdir(engine.CONF.docker.data_dir))
+        self._delete_server(server)
+        self.assertEqual([], os.listdir(engine.CONF.docker.data_dir))
+
+    def test_image_staged_in_image_cache_dir_is_not_downloaded(self):
+        staged = self.useFixture(fixtures.TempDir()).path
+        self.flags(image_cache_dir=staged, group='docker')
+        payload = base.saved_image(tag='staged')
+        image_id = self._add_image(payload)
+        with open(os.path.join(staged, image_id), 'wb') as f:
+            f.write(payload)
+        server = self._boot(image_id)
+        self.assertEqual([], self.downloads)
+        self.assertEqual('glance:%s' % image_id,
+                         self._container(server).attrs['Config']['Image'])
 
     # Actions
 
@@ -270,7 +309,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         image_id = self._add_image(payload[:len(payload) // 2])
         fault = self._boot_fails(image_id)
         self.assertIn('could not load', fault)
-        self.assertRaises(Exception, self.client.images.get,
+        self.assertRaises(docker.errors.ImageNotFound, self.client.images.get,
                           'glance:%s' % image_id)
 
     def test_process_exiting_at_once_fails_with_its_output(self):
@@ -293,6 +332,24 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             'connection to Glance reset')
         fault = self._boot_fails(image_id)
         self.assertIn('connection to Glance reset', fault)
+
+    def test_engine_gone_after_create_still_removes_the_key(self):
+        self.flags(max_attempts=1, group='scheduler')
+        self.flags(inject_key=True, group='docker')
+        self._keypair()
+        socket_dir = self.useFixture(fixtures.TempDir()).path
+        # Every container call fails from create on: the removal of the
+        # failed spawn's container too.
+        proxy = base.CuttingEngineProxy(
+            os.path.join(socket_dir, 'docker.sock'), '/var/run/docker.sock',
+            cut_on='/containers/')
+        self.addCleanup(proxy.close)
+        self.flags(host_url=proxy.url, group='docker')
+        self.compute.driver._engine._client = None
+        server = self._boot(key_name='k', expected_state='ERROR')
+        self.assertIn('cannot be reached', self._fault(server))
+        self._assert_no_container(server)
+        self.assertEqual([], os.listdir(engine.CONF.docker.data_dir))
 
     def test_engine_going_away_mid_spawn_fails(self):
         self.flags(max_attempts=1, group='scheduler')

@@ -1,0 +1,207 @@
+"""The driver's pure mappings, as tables: no engine, no Nova services."""
+
+import os_vif
+import testtools
+
+from nova.compute import power_state
+from nova import exception
+from nova.network import model as network_model
+from nova import objects
+from nova.tests.unit import fake_network_cache_model
+
+from novadocker import container
+from novadocker import flavor
+from novadocker import host
+from novadocker import vif
+
+
+class _Container(object):
+    def __init__(self, **state):
+        self.attrs = {'State': state}
+
+
+class PowerStateTestCase(testtools.TestCase):
+
+    def test_engine_states(self):
+        table = [
+            ({'Status': 'running'}, power_state.RUNNING),
+            ({'Status': 'restarting'}, power_state.RUNNING),
+            ({'Status': 'paused', 'Paused': True}, power_state.PAUSED),
+            ({'Status': 'created'}, power_state.SHUTDOWN),
+            ({'Status': 'exited', 'ExitCode': 0}, power_state.SHUTDOWN),
+            ({'Status': 'exited', 'ExitCode': 137}, power_state.SHUTDOWN),
+            ({'Status': 'exited', 'ExitCode': 143}, power_state.SHUTDOWN),
+            ({'Status': 'exited', 'ExitCode': 1}, power_state.CRASHED),
+            ({'Status': 'exited', 'ExitCode': 139}, power_state.CRASHED),
+            ({'Status': 'exited', 'ExitCode': 137, 'OOMKilled': True},
+             power_state.CRASHED),
+            ({'Status': 'dead'}, power_state.CRASHED),
+            ({'Status': 'removing'}, power_state.NOSTATE),
+        ]
+        for state, expected in table:
+            self.assertEqual(expected,
+                             container.power_state_of(_Container(**state)),
+                             state)
+
+
+def _subnet(cidr, ips=(), gateway=None, dns=(), routes=(), dhcp_server=None):
+    subnet = network_model.Subnet(
+        cidr=cidr, ips=[network_model.FixedIP(address=a) for a in ips],
+        gateway=gateway and network_model.IP(address=gateway, type='gateway'),
+        dns=[network_model.IP(address=a, type='dns') for a in dns],
+        routes=[network_model.Route(
+            cidr=dest, gateway=network_model.IP(address=via))
+            for dest, via in routes])
+    if dhcp_server:
+        subnet['meta']['dhcp_server'] = dhcp_server
+    return subnet
+
+
+def _vif(*subnets, port='port-1', mtu=None):
+    network = network_model.Network(id='net', subnets=list(subnets))
+    if mtu:
+        network['meta']['mtu'] = mtu
+    return network_model.VIF(id=port, address='fa:16:3e:00:00:01',
+                             network=network, type='ovs')
+
+
+class PortMappingTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        # As nova-compute does at its start.
+        os_vif.objects.register_all()
+
+    def test_routes_of_subnets_with_an_address(self):
+        port = _vif(
+            _subnet('10.0.0.0/24', ['10.0.0.5'], '10.0.0.1',
+                    routes=[('192.168.0.0/16', '10.0.0.254')]),
+            _subnet('fd00::/64', ['fd00::5'], 'fd00::1'),
+            _subnet('10.9.0.0/24', [], '10.9.0.1'))
+        self.assertEqual([('0.0.0.0/0', '10.0.0.1'),
+                          ('192.168.0.0/16', '10.0.0.254'),
+                          ('::/0', 'fd00::1')], vif.routes(port))
+        self.assertEqual([('10.0.0.5', 24), ('fd00::5', 64)],
+                         vif.addresses(port))
+
+    def test_subnet_without_gateway_has_no_default_route(self):
+        self.assertEqual([], vif.routes(_vif(
+            _subnet('10.0.0.0/24', ['10.0.0.5']))))
+
+    def test_dns_servers_fall_back_to_the_dhcp_server(self):
+        network_info = [
+            _vif(_subnet('10.0.0.0/24', ['10.0.0.5'], dns=['10.0.0.53']),
+                 _subnet('10.1.0.0/24', ['10.1.0.5'],
+                         dhcp_server='10.1.0.2')),
+            _vif(_subnet('10.2.0.0/24', ['10.2.0.5'], dns=['10.0.0.53']),
+                 port='port-2'),
+        ]
+        self.assertEqual(['10.0.0.53', '10.1.0.2'],
+                         vif.dns_servers(network_info))
+
+    def test_mtu_defaults_to_ethernet(self):
+        self.assertEqual(1450, vif.mtu(_vif(mtu=1450)))
+        self.assertEqual(1500, vif.mtu(_vif()))
+
+    def test_only_ports_not_yet_active_are_waited_for(self):
+        active, pending = _vif(port='a'), _vif(port='b')
+        active['active'], pending['active'] = True, False
+        self.assertEqual([('network-vif-plugged', 'b')],
+                         vif.neutron_events([active, pending]))
+
+    def test_ports_that_can_never_be_plugged(self):
+        hybrid = fake_network_cache_model.new_vif({
+            'type': 'ovs', 'details': {'ovs_hybrid_plug': True,
+                                       'port_filter': True}})
+        error = self.assertRaises(vif.HybridPlugPort, vif.check_pluggable,
+                                  [hybrid])
+        self.assertIn('firewall_driver = openvswitch', str(error))
+        self.assertIn('iptables_hybrid', str(error))
+        bound_elsewhere = fake_network_cache_model.new_vif(
+            {'type': 'binding_failed'})
+        self.assertRaises(vif.UnsupportedVIFType, vif.check_pluggable,
+                          [bound_elsewhere])
+
+
+class HostnameTestCase(testtools.TestCase):
+
+    def test_hostname_and_hosts_entries(self):
+        fqdn = 'web-1.' + 'a' * 70 + '.example.org'
+        long_label = 'b' * 80
+        table = [
+            # instance hostname, ports' addresses -> kernel hostname, hosts
+            ('web-1', [], 'web-1', {}),
+            (None, [], None, {}),
+            (fqdn, [], 'web-1', {fqdn: '127.0.1.1'}),
+            (fqdn, ['fd00::5', '10.0.0.5'], 'web-1', {fqdn: '10.0.0.5'}),
+            (fqdn, ['fd00::5'], 'web-1', {fqdn: 'fd00::5'}),
+            (long_label, [], 'b' * 63, {long_label: '127.0.1.1'}),
+        ]
+        for name, addresses, kernel_name, entries in table:
+            self.assertEqual(kernel_name, container.hostname(name))
+            self.assertEqual(entries, container.hosts_entries(name,
+                                                              addresses))
+
+
+class FlavorLimitsTestCase(testtools.TestCase):
+
+    def _flavor(self, **extra_specs):
+        return objects.Flavor(name='f', memory_mb=64, vcpus=2,
+                              extra_specs=extra_specs)
+
+    def test_limits(self):
+        self.assertEqual(
+            {'mem_limit': 64 * 1024 * 1024, 'cpu_shares': 2048},
+            flavor.limits(self._flavor()))
+        limits = flavor.limits(self._flavor(**{'quota:cpu_quota': '5000',
+                                               'quota:cpu_period': '10000'}))
+        self.assertEqual((5000, 10000),
+                         (limits['cpu_quota'], limits['cpu_period']))
+
+    def test_bad_extra_spec_names_flavor_and_key(self):
+        error = self.assertRaises(
+            exception.InvalidInput, flavor.limits,
+            self._flavor(**{'quota:cpu_quota': 'lots'}))
+        self.assertIn("quota:cpu_quota='lots'", str(error))
+
+
+CPUINFO = '''processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+physical id\t: 0
+siblings\t: 4
+cpu cores\t: 2
+flags\t\t: fpu vme sse2 avx
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+physical id\t: 0
+siblings\t: 4
+cpu cores\t: 2
+flags\t\t: fpu vme sse2 avx
+'''
+
+ARM_CPUINFO = '''processor\t: 0
+BogoMIPS\t: 50.00
+Features\t: fp asimd evtstrm aes
+CPU implementer\t: 0x41
+'''
+
+
+class CpuInfoTestCase(testtools.TestCase):
+
+    def test_x86(self):
+        self.assertEqual(
+            {'arch': 'x86_64', 'model': 'Intel(R) Xeon(R) Processor',
+             'vendor': 'Intel',
+             'topology': {'cells': 1, 'sockets': 1, 'cores': 2,
+                          'threads': 2},
+             'features': ['avx', 'fpu', 'sse2', 'vme']},
+            host.cpu_info(CPUINFO, 'x86_64'))
+
+    def test_arm(self):
+        info = host.cpu_info(ARM_CPUINFO, 'aarch64')
+        self.assertEqual(['aes', 'asimd', 'evtstrm', 'fp'], info['features'])
+        self.assertEqual({'cells': 1, 'sockets': 1, 'cores': 1,
+                          'threads': 1}, info['topology'])
