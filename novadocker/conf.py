@@ -29,6 +29,11 @@ docker_opts = [
                 help='Run every container privileged. Grants the '
                      'containers full access to the host: tenants could '
                      'escape. Nothing a tenant controls can turn it on.'),
+    cfg.IntOpt('pids_limit', default=2048, min=-1,
+               help='The most processes and threads a container may have at '
+                    'once, so that a fork bomb in one instance cannot '
+                    'exhaust the host\'s PIDs. A flavor overrides it with '
+                    'the extra spec docker:pids_limit. 0 or -1: no limit.'),
     cfg.BoolOpt('inject_key', default=False,
                 help='Bind-mount the instance\'s key pair read-only as '
                      '/root/.ssh/authorized_keys in the container.'),

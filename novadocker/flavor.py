@@ -4,6 +4,9 @@ from nova import exception
 from nova.i18n import _
 from oslo_utils import units
 
+from novadocker.conf import CONF
+from novadocker import extra_specs
+
 CPU_SHARES_PER_VCPU = 1024
 
 
@@ -22,9 +25,14 @@ def _int_extra_spec(flavor, key):
 
 def limits(flavor):
     """Keyword arguments of ``containers.create`` for the flavor's limits."""
+    pids_limit = _int_extra_spec(flavor, extra_specs.PIDS_LIMIT)
+    if pids_limit is None:
+        pids_limit = CONF.docker.pids_limit
     result = {
         'mem_limit': flavor.memory_mb * units.Mi,
         'cpu_shares': flavor.vcpus * CPU_SHARES_PER_VCPU,
+        # The engine reads 0 as "leave as is"; -1 is no limit.
+        'pids_limit': pids_limit if pids_limit > 0 else -1,
     }
     for key in ('cpu_quota', 'cpu_period'):
         value = _int_extra_spec(flavor, 'quota:%s' % key)

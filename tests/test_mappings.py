@@ -151,8 +151,12 @@ class FlavorLimitsTestCase(testtools.TestCase):
 
     def test_limits(self):
         self.assertEqual(
-            {'mem_limit': 64 * 1024 * 1024, 'cpu_shares': 2048},
+            {'mem_limit': 64 * 1024 * 1024, 'cpu_shares': 2048,
+             'pids_limit': 2048},
             flavor.limits(self._flavor()))
+        for spec, engine_value in (('100', 100), ('0', -1), ('-1', -1)):
+            self.assertEqual(engine_value, flavor.limits(self._flavor(**{
+                'docker:pids_limit': spec}))['pids_limit'])
         limits = flavor.limits(self._flavor(**{'quota:cpu_quota': '5000',
                                                'quota:cpu_period': '10000'}))
         self.assertEqual((5000, 10000),
