@@ -36,10 +36,8 @@ FAILED_START_OUTPUT_LINES = 20
 class DockerDriver(driver.ComputeDriver):
     capabilities = dict(
         driver.ComputeDriver.capabilities,
-        # Containers are created from engine images, never from Glance
-        # disk files in instances_path, so Nova's image cache manager has
-        # nothing to manage.
-        has_imagecache=False,
+        # Nova's image cache manager ages out engine images (image module).
+        has_imagecache=True,
         # Glance images are raw (disk_format=raw, container_format=docker).
         supports_image_type_raw=True,
         supports_attach_interface=True,
@@ -276,6 +274,12 @@ class DockerDriver(driver.ComputeDriver):
         update_task_state(task_state=task_states.IMAGE_UPLOADING,
                           expected_state=task_states.IMAGE_PENDING_UPLOAD)
         self._images.upload(context, committed, image_id)
+
+    def manage_image_cache(self, context, all_instances):
+        if CONF.image_cache.remove_unused_base_images:
+            self._images.age_out(
+                {instance.image_ref for instance in all_instances},
+                CONF.image_cache.remove_unused_original_minimum_age_seconds)
 
     def get_console_output(self, context, instance):
         container = self._engine.get(instance)

@@ -163,6 +163,14 @@ class Engine(object):
                 return False
         return True
 
+    def tags(self, repository):
+        """The tags of the engine's images in ``repository``."""
+        with translated_errors('list images'):
+            images = self.client.images.list(name=repository)
+        prefix = repository + ':'
+        return [tag[len(prefix):] for image in images for tag in image.tags
+                if tag.startswith(prefix)]
+
     def load_image(self, data, action):
         """``docker load`` of a stream; the images it held."""
         with translated_errors(action):

@@ -1,13 +1,20 @@
-"""Glance images in the Docker engine: load on spawn, save on snapshot.
+"""Glance images in the Docker engine: load on spawn, save on snapshot,
+remove when unused.
 
 A Glance image of ``container_format=docker`` holds the output of
 ``docker save``.  Once loaded it is tagged ``glance:<glance image id>`` in the
 engine, so the Glance id (not the name inside the tarball) identifies it and
 a second spawn of the same image downloads nothing.
+
+Like the libvirt driver's base images, each has a file whose modification
+time is when an instance of the host last used it (in
+``[docker] data_dir``/images); Nova's image cache manager pass removes the
+images unused for ``[image_cache] remove_unused_original_minimum_age_seconds``.
 """
 
 import io
 import os
+import time
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
@@ -88,6 +95,45 @@ class ImageStore(object):
                          '--container-format docker (the output of '
                          '"docker save")') % (container_format or 'not set'))
 
+    @staticmethod
+    def _use_file(image_id):
+        return os.path.join(CONF.docker.data_dir, 'images', image_id)
+
+    def mark_used(self, image_id):
+        path = self._use_file(image_id)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'a'):
+            os.utime(path)
+
+    def _unused_for(self, image_id):
+        """Seconds since an instance of this host last used the image; 0
+        for an image seen for the first time (loaded before this count
+        began, or by another host sharing the engine), whose count starts
+        now."""
+        path = self._use_file(image_id)
+        if not os.path.exists(path):
+            self.mark_used(image_id)
+        return time.time() - os.path.getmtime(path)
+
+    def age_out(self, images_in_use, minimum_age):
+        """Removes the engine's Glance images that no instance in
+        ``images_in_use`` has used for ``minimum_age`` seconds. The engine
+        keeps an image a container still uses (another host's, sharing
+        the engine); its turn comes at a later pass."""
+        loaded = self._engine.tags(REPOSITORY)
+        for image_id in loaded:
+            if image_id in images_in_use:
+                self.mark_used(image_id)
+            elif self._unused_for(image_id) >= minimum_age:
+                if self._engine.remove_image(reference(image_id)):
+                    LOG.info('Removed image %s from the engine: unused for '
+                             '%d s', reference(image_id), minimum_age)
+                    os.unlink(self._use_file(image_id))
+        directory = os.path.dirname(self._use_file('x'))
+        if os.path.isdir(directory):
+            for gone in set(os.listdir(directory)) - set(loaded):
+                os.unlink(self._use_file(gone))
+
     def ensure_loaded(self, context, image_meta):
         """Load the Glance image into the engine unless it is there already.
 
@@ -96,6 +142,7 @@ class ImageStore(object):
         self.check_format(image_meta)
         ref = reference(image_meta.id)
         with lockutils.lock('novadocker-image-%s' % image_meta.id):
+            self.mark_used(image_meta.id)
             if self.is_loaded(image_meta.id):
                 return ref
             loaded = self._load(context, image_meta.id)

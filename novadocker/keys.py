@@ -10,7 +10,7 @@ CONTAINER_PATH = '/root/.ssh/authorized_keys'
 
 
 def _directory(instance):
-    return os.path.join(CONF.docker.data_dir, instance.uuid)
+    return os.path.join(CONF.docker.data_dir, 'keys', instance.uuid)
 
 
 def binds(instance):

@@ -4,12 +4,14 @@ compute, placement), against the real Docker engine."""
 import io
 import os
 import sys
+import time
 import tarfile
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives import serialization
 import docker
 import fixtures
+from nova import context as nova_context
 from nova.tests.functional.api import client
 from nova.tests.functional import integrated_helpers
 from oslo_utils import units
@@ -79,6 +81,11 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
                                                    server['id'])})
         self.assertEqual([], left)
+
+    @staticmethod
+    def _key_dirs():
+        keys = os.path.join(engine.CONF.docker.data_dir, 'keys')
+        return os.listdir(keys) if os.path.isdir(keys) else []
 
     def _fault(self, server):
         return self.api.get_server(server['id'])['fault']['message']
@@ -152,10 +159,9 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             ['/bin/sh', '-c', 'echo x >> /root/.ssh/authorized_keys'])
         self.assertNotEqual(0, denied.exit_code)
         self.assertIn(b'Read-only file system', denied.output)
-        self.assertEqual([server['id']],
-                         os.listdir(engine.CONF.docker.data_dir))
+        self.assertEqual([server['id']], self._key_dirs())
         self._delete_server(server)
-        self.assertEqual([], os.listdir(engine.CONF.docker.data_dir))
+        self.assertEqual([], self._key_dirs())
 
     def test_image_staged_in_image_cache_dir_is_not_downloaded(self):
         staged = self.useFixture(fixtures.TempDir()).path
@@ -194,6 +200,24 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.assertEqual(400, error.response.status_code)
         self.assertIn("'lots' is not a valid integer value",
                       error.response.text)
+
+    def test_unused_engine_image_ages_out(self):
+        # Images of the engine no instance of this host uses go too (as
+        # they would on a host of their own), except those a container
+        # uses.
+        self.flags(remove_unused_original_minimum_age_seconds=3,
+                   group='image_cache')
+        self._boot()
+        unused_id = self._add_image(base.saved_image(tag='ages-out'))
+        self._delete_server(self._boot(unused_id))
+        admin = nova_context.get_admin_context()
+        self.compute.manager._run_image_cache_manager_pass(admin)
+        self.client.images.get('glance:%s' % unused_id)
+        time.sleep(3.1)
+        self.compute.manager._run_image_cache_manager_pass(admin)
+        self.assertRaises(docker.errors.ImageNotFound, self.client.images.get,
+                          'glance:%s' % unused_id)
+        self.client.images.get('glance:%s' % self.image_id)
 
     # Actions
 
@@ -318,7 +342,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
     def _boot_fails(self, image_id=None, flavor_id=None):
         server = self._boot(image_id, flavor_id, expected_state='ERROR')
         self._assert_no_container(server)
-        self.assertEqual([], os.listdir(engine.CONF.docker.data_dir))
+        self.assertEqual([], self._key_dirs())
         return self._fault(server)
 
     def test_non_docker_image_fails(self):
@@ -377,7 +401,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         server = self._boot(key_name='k', expected_state='ERROR')
         self.assertIn('cannot be reached', self._fault(server))
         self._assert_no_container(server)
-        self.assertEqual([], os.listdir(engine.CONF.docker.data_dir))
+        self.assertEqual([], self._key_dirs())
 
     def test_engine_going_away_mid_spawn_fails(self):
         self.flags(max_attempts=1, group='scheduler')
