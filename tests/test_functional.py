@@ -385,19 +385,24 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         fault = self._boot_fails(image_id)
         self.assertIn('connection to Glance reset', fault)
 
+    def _engine_drops(self, request):
+        """From now on nova-compute reaches the engine through a proxy
+        that drops every connection whose request contains ``request``."""
+        socket_dir = self.useFixture(fixtures.TempDir()).path
+        proxy = base.CuttingEngineProxy(
+            os.path.join(socket_dir, 'docker.sock'), '/var/run/docker.sock',
+            cut_on=request)
+        self.addCleanup(proxy.close)
+        self.flags(host_url=proxy.url, group='docker')
+        self.compute.driver._engine._client = None
+
     def test_engine_gone_after_create_still_removes_the_key(self):
         self.flags(max_attempts=1, group='scheduler')
         self.flags(inject_key=True, group='docker')
         self._keypair()
-        socket_dir = self.useFixture(fixtures.TempDir()).path
         # Every container call fails from create on: the removal of the
         # failed spawn's container too.
-        proxy = base.CuttingEngineProxy(
-            os.path.join(socket_dir, 'docker.sock'), '/var/run/docker.sock',
-            cut_on='/containers/')
-        self.addCleanup(proxy.close)
-        self.flags(host_url=proxy.url, group='docker')
-        self.compute.driver._engine._client = None
+        self._engine_drops('/containers/')
         server = self._boot(key_name='k', expected_state='ERROR')
         self.assertIn('cannot be reached', self._fault(server))
         self._assert_no_container(server)
@@ -406,13 +411,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
     def test_engine_going_away_mid_spawn_fails(self):
         self.flags(max_attempts=1, group='scheduler')
         image_id = self._add_image(base.saved_image())
-        socket_dir = self.useFixture(fixtures.TempDir()).path
-        proxy = base.CuttingEngineProxy(
-            os.path.join(socket_dir, 'docker.sock'), '/var/run/docker.sock',
-            cut_on='/images/load')
-        self.addCleanup(proxy.close)
-        self.flags(host_url=proxy.url, group='docker')
-        self.compute.driver._engine._client = None
+        self._engine_drops('/images/load')
         server = self._boot(image_id, expected_state='ERROR')
         self._assert_no_container(server)
         self.assertIn('cannot be reached', self._fault(server))
