@@ -21,21 +21,28 @@ NO_ADDRESS = '127.0.1.1'
 def hostname(instance_hostname):
     """The container's kernel hostname: the first label of what Nova's API
     accepted (since 2.94 an FQDN of up to 255 characters); None leaves
-    the engine's default."""
+    the engine's default (also for a name that starts with a dot, which
+    the API accepts)."""
     if not instance_hostname:
         return None
-    return instance_hostname.split('.', 1)[0][:HOSTNAME_MAX]
+    return instance_hostname.split('.', 1)[0][:HOSTNAME_MAX] or None
 
 
 def hosts_entries(instance_hostname, addresses):
-    """/etc/hosts entries that make the whole name resolve when the
-    container's hostname is only part of it: to the first of the ports'
-    ``addresses`` (IPv4 first), as Docker does for its own networks, or
-    to 127.0.1.1, as Debian does without one."""
-    if hostname(instance_hostname) == instance_hostname:
-        return {}  # also when there is none
+    """The container's own line in /etc/hosts, as Debian writes it
+    ("127.0.1.1 fqdn short"): the whole name first, so that it is the
+    canonical one (hostname -f), then the kernel hostname. The names
+    resolve to the first of the ports' ``addresses`` (IPv4 first), or to
+    127.0.1.1 without one. Docker writes no line of the container's own
+    without its networking, and joins the names of a line as given."""
+    if not instance_hostname:
+        return {}
+    short = hostname(instance_hostname)
+    names = instance_hostname
+    if short and short != instance_hostname:
+        names = '%s %s' % (instance_hostname, short)
     ordered = sorted(addresses, key=lambda address: ':' in address)
-    return {instance_hostname: ordered[0] if ordered else NO_ADDRESS}
+    return {names: ordered[0] if ordered else NO_ADDRESS}
 
 
 def create_kwargs(instance, image_meta, image_ref, key_binds=None,

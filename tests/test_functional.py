@@ -60,10 +60,12 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         return image_id
 
     def _boot(self, image_id=None, flavor_id=None, expected_state='ACTIVE',
-              metadata=None, key_name=None):
+              metadata=None, key_name=None, hostname=None):
         body = self._build_server(image_uuid=image_id or self.image_id,
                                   flavor_id=flavor_id or self.flavor_id,
                                   networks='none')
+        if hostname:
+            body['hostname'] = hostname
         if metadata:
             body['metadata'] = metadata
         if key_name:
@@ -120,6 +122,19 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.assertEqual(base.LONG_RUNNING_CMD, config['Cmd'])
         self.assertEqual('glance:%s' % self.image_id, config['Image'])
         self.assertEqual('hello\n', self._exec(server, 'echo $GREETING'))
+
+    def test_fqdn_longer_than_a_kernel_hostname_boots(self):
+        # A kernel hostname holds 64 bytes; since 2.94 the API accepts an
+        # FQDN of up to 255 characters.
+        fqdn = 'web-1.' + 'a' * 63 + '.example.org'
+        self.api.microversion = '2.94'
+        server = self._boot(hostname=fqdn)
+        self.assertEqual(fqdn, server['OS-EXT-SRV-ATTR:hostname'])
+        self.assertEqual('web-1\n', self._exec(server, 'hostname'))
+        self.assertIn('127.0.1.1\t%s web-1\n' % fqdn,
+                      self._exec(server, 'cat /etc/hosts'))
+        # Resolved through /etc/hosts, as the canonical name of web-1.
+        self.assertEqual(fqdn + '\n', self._exec(server, 'hostname -f'))
 
     def test_image_loaded_once(self):
         self._boot()

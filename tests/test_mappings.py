@@ -130,15 +130,20 @@ class HostnameTestCase(testtools.TestCase):
         long_label = 'b' * 80
         table = [
             # instance hostname, ports' addresses -> kernel hostname, hosts
-            ('web-1', [], 'web-1', {}),
+            ('web-1', [], 'web-1', {'web-1': '127.0.1.1'}),
+            ('web-1', ['10.0.0.5'], 'web-1', {'web-1': '10.0.0.5'}),
             (None, [], None, {}),
-            (fqdn, [], 'web-1', {fqdn: '127.0.1.1'}),
-            (fqdn, ['fd00::5', '10.0.0.5'], 'web-1', {fqdn: '10.0.0.5'}),
-            (fqdn, ['fd00::5'], 'web-1', {fqdn: 'fd00::5'}),
-            (long_label, [], 'b' * 63, {long_label: '127.0.1.1'}),
+            (fqdn, [], 'web-1', {fqdn + ' web-1': '127.0.1.1'}),
+            (fqdn, ['fd00::5', '10.0.0.5'], 'web-1',
+             {fqdn + ' web-1': '10.0.0.5'}),
+            (fqdn, ['fd00::5'], 'web-1', {fqdn + ' web-1': 'fd00::5'}),
+            (long_label, [], 'b' * 63, {long_label + ' ' + 'b' * 63:
+                                        '127.0.1.1'}),
+            # The API's FQDN pattern also accepts a leading dot.
+            ('.example.org', [], None, {'.example.org': '127.0.1.1'}),
         ]
         for name, addresses, kernel_name, entries in table:
-            self.assertEqual(kernel_name, container.hostname(name))
+            self.assertEqual(kernel_name, container.hostname(name), name)
             self.assertEqual(entries, container.hosts_entries(name,
                                                               addresses))
 
