@@ -146,13 +146,17 @@ class DockerDriver(driver.ComputeDriver):
                     'event': event_name, 'host': CONF.host})
 
     def _discard(self, instance, network_info):
-        """Removes what a failed spawn left: container, ports, key; the
-        ports and key even when the engine cannot be reached."""
+        """Removes what a failed spawn left: container, ports, key. The
+        ports and key go even when the engine cannot be reached; the
+        container then stays for the server's delete, and the spawn's
+        own failure remains the one reported."""
         try:
             self._remove(instance)
-        finally:
-            vif.unplug_all(instance, network_info)
-            keys.remove(instance)
+        except (engine.EngineUnavailable, engine.EngineError) as e:
+            LOG.warning('Could not remove the container of a failed spawn: '
+                        '%s', e, instance=instance)
+        vif.unplug_all(instance, network_info)
+        keys.remove(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):

@@ -11,9 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives import serialization
 import docker
 import fixtures
+import os_vif
 from nova import context as nova_context
+from nova.network import model as network_model
+from nova import objects
 from nova.tests.functional.api import client
 from nova.tests.functional import integrated_helpers
+from nova.tests.unit import fake_network_cache_model
 from oslo_utils import units
 
 from novadocker import engine
@@ -46,6 +50,8 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
                         'quota:cpu_period': '100000'})
 
     def _setup_services(self):
+        # As nova-compute does at its start.
+        os_vif.objects.register_all()
         self.flags(compute_driver='docker.DockerDriver')
         self.flags(data_dir=self.useFixture(fixtures.TempDir()).path,
                    group='docker')
@@ -327,6 +333,47 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
                          inventory['MEMORY_MB']['total'])
         self.assertEqual({'VCPU': 2, 'MEMORY_MB': 64, 'DISK_GB': 1},
                          self._get_provider_usages(rp_uuid))
+
+    def test_hypervisor_cpu_info_is_json_where_the_api_parses_it(self):
+        # Microversions 2.28 to 2.87 return cpu_info as parsed JSON.
+        for microversion in ('2.28', '2.53', '2.87'):
+            self.admin_api.microversion = microversion
+            hypervisors = self.admin_api.api_get(
+                '/os-hypervisors/detail').body['hypervisors']
+            shown = self.admin_api.api_get(
+                '/os-hypervisors/%s' % hypervisors[0]['id']).body['hypervisor']
+            for hypervisor in (hypervisors[0], shown):
+                cpu_info = hypervisor['cpu_info']
+                self.assertEqual(
+                    {'arch', 'model', 'vendor', 'topology', 'features'},
+                    set(cpu_info), microversion)
+                self.assertEqual(self.client.info()['Architecture'],
+                                 cpu_info['arch'])
+                self.assertLessEqual({'sockets', 'cores', 'threads'},
+                                     set(cpu_info['topology']))
+
+    def test_compute_starts_with_a_port_it_cannot_plug(self):
+        # The instance's cached port was bound for iptables_hybrid: only
+        # that instance goes to ERROR, nova-compute starts all the same.
+        server = self._boot()
+        healthy = self._boot()
+        admin = nova_context.get_admin_context()
+        instance = objects.Instance.get_by_uuid(
+            admin, server['id'], expected_attrs=['info_cache'])
+        instance.info_cache.network_info = network_model.NetworkInfo([
+            fake_network_cache_model.new_vif({
+                'type': 'ovs', 'details': {'ovs_hybrid_plug': True,
+                                           'port_filter': True}})])
+        instance.info_cache.save()
+        self.compute = self.restart_compute_service(
+            self.compute, keep_hypervisor_state=False)
+        services = self.admin_api.get_services(binary='nova-compute')
+        self.assertEqual(['up'], [service['state'] for service in services])
+        # Nova records no fault for it; its log names the port binding.
+        self._wait_for_state_change(server, 'ERROR',
+                                    wait_for_fault_key=False)
+        self._wait_for_state_change(healthy, 'ACTIVE')
+        self.assertEqual('running', self._container(healthy).status)
 
     # Snapshot
 

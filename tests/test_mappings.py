@@ -1,6 +1,7 @@
 """The driver's pure mappings, as tables: no engine, no Nova services."""
 
 import os_vif
+from oslo_utils.fixture import uuidsentinel as uuids
 import testtools
 
 from nova.compute import power_state
@@ -121,6 +122,24 @@ class PortMappingTestCase(testtools.TestCase):
             {'type': 'binding_failed'})
         self.assertRaises(vif.UnsupportedVIFType, vif.check_pluggable,
                           [bound_elsewhere])
+
+
+class PluggingTimeoutTestCase(testtools.TestCase):
+
+    def test_fault_names_ports_timeout_host_and_what_to_check(self):
+        instance = objects.Instance(uuid=uuids.instance)
+        events = [('network-vif-plugged', 'port-1'),
+                  ('network-vif-plugged', 'port-2')]
+        error = vif.plugging_timed_out(instance, events, 300, 'compute-1')
+        # Nova records a BuildAbortException's message as the fault.
+        self.assertIsInstance(error, exception.BuildAbortException)
+        self.assertEqual(
+            'Build of instance %s aborted: Neutron did not report port(s) '
+            'port-1, port-2 plugged within 300 s ([DEFAULT] '
+            'vif_plugging_timeout). Check that the Neutron agent that wires '
+            'ports on host compute-1 is alive ("openstack network agent '
+            'list --host compute-1") and read its log.' % uuids.instance,
+            str(error))
 
 
 class HostnameTestCase(testtools.TestCase):
