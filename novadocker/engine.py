@@ -176,10 +176,18 @@ class Engine(object):
         with translated_errors(action):
             return self.client.images.load(data)
 
+    def image_in_use(self, ref):
+        """Whether any container of the engine, whichever host or tool
+        made it, was created from ``ref``'s image or one built on it."""
+        with translated_errors('list the containers of image %s' % ref):
+            return bool(self.client.containers.list(
+                all=True, filters={'ancestor': ref}))
+
     def remove_image(self, ref):
         """Untags ``ref`` and removes its layers no other image uses. An
         image a container still uses stays: False then (the engine
-        answers 409 Conflict), or when there was none."""
+        answers 409 Conflict, unless the image has another tag: see
+        image_in_use), or when there was none."""
         with translated_errors('remove image %s' % ref):
             try:
                 self.client.images.remove(ref, noprune=False)

@@ -6,10 +6,11 @@ A Glance image of ``container_format=docker`` holds the output of
 engine, so the Glance id (not the name inside the tarball) identifies it and
 a second spawn of the same image downloads nothing.
 
-Like the libvirt driver's base images, each has a file whose modification
-time is when an instance of the host last used it (in
-``[docker] data_dir``/images); Nova's image cache manager pass removes the
-images unused for ``[image_cache] remove_unused_original_minimum_age_seconds``.
+Like the libvirt driver's base images, each image this host loads or
+snapshots has a file whose modification time is when an instance of the
+host last used it (in ``[docker] data_dir``/images); Nova's image cache
+manager pass removes the images unused for
+``[image_cache] remove_unused_original_minimum_age_seconds``.
 """
 
 import io
@@ -105,34 +106,30 @@ class ImageStore(object):
         with open(path, 'a'):
             os.utime(path)
 
-    def _unused_for(self, image_id):
-        """Seconds since an instance of this host last used the image; 0
-        for an image seen for the first time (loaded before this count
-        began, or by another host sharing the engine), whose count starts
-        now."""
-        path = self._use_file(image_id)
-        if not os.path.exists(path):
-            self.mark_used(image_id)
-        return time.time() - os.path.getmtime(path)
+    def _recorded(self):
+        """The images this host loaded, snapshotted or booted."""
+        directory = os.path.dirname(self._use_file('x'))
+        return os.listdir(directory) if os.path.isdir(directory) else []
 
     def age_out(self, images_in_use, minimum_age):
-        """Removes the engine's Glance images that no instance in
-        ``images_in_use`` has used for ``minimum_age`` seconds. The engine
-        keeps an image a container still uses (another host's, sharing
-        the engine); its turn comes at a later pass."""
-        loaded = self._engine.tags(REPOSITORY)
-        for image_id in loaded:
-            if image_id in images_in_use:
+        """Removes from the engine the images this host recorded that none
+        of its instances (``images_in_use``) has used for ``minimum_age``
+        seconds. Images it has no record of (another host's sharing the
+        engine, or not the driver's) are left alone, and so is an image
+        any container was created from."""
+        loaded = set(self._engine.tags(REPOSITORY))
+        for image_id in self._recorded():
+            if image_id not in loaded:
+                os.unlink(self._use_file(image_id))
+            elif image_id in images_in_use:
                 self.mark_used(image_id)
-            elif self._unused_for(image_id) >= minimum_age:
-                if self._engine.remove_image(reference(image_id)):
-                    LOG.info('Removed image %s from the engine: unused for '
-                             '%d s', reference(image_id), minimum_age)
-                    os.unlink(self._use_file(image_id))
-        directory = os.path.dirname(self._use_file('x'))
-        if os.path.isdir(directory):
-            for gone in set(os.listdir(directory)) - set(loaded):
-                os.unlink(self._use_file(gone))
+            elif (time.time() - os.path.getmtime(self._use_file(image_id))
+                    >= minimum_age and
+                    not self._engine.image_in_use(reference(image_id)) and
+                    self._engine.remove_image(reference(image_id))):
+                LOG.info('Removed image %s from the engine: no instance '
+                         'used it for %d s', reference(image_id), minimum_age)
+                os.unlink(self._use_file(image_id))
 
     def ensure_loaded(self, context, image_meta):
         """Load the Glance image into the engine unless it is there already.
@@ -205,9 +202,12 @@ class ImageStore(object):
                         e)
 
     def commit(self, container, image_id):
-        """Commit the container as the engine image of a Glance snapshot."""
+        """Commit the container as the engine image of a Glance snapshot,
+        which ages out like a loaded one."""
         with engine_mod.translated_errors('commit %s' % container.name):
-            return container.commit(repository=REPOSITORY, tag=image_id)
+            committed = container.commit(repository=REPOSITORY, tag=image_id)
+        self.mark_used(image_id)
+        return committed
 
     def upload(self, context, committed, image_id):
         """Stream ``docker save`` of a committed image into Glance."""

@@ -223,14 +223,18 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
                       error.response.text)
 
     def test_unused_engine_image_ages_out(self):
-        # Images of the engine no instance of this host uses go too (as
-        # they would on a host of their own), except those a container
-        # uses.
         self.flags(remove_unused_original_minimum_age_seconds=3,
                    group='image_cache')
         self._boot()
         unused_id = self._add_image(base.saved_image(tag='ages-out'))
         self._delete_server(self._boot(unused_id))
+        # No instance of this host uses it, but a container does (another
+        # host's sharing the engine): the image stays.
+        foreign_id = self._add_image(base.saved_image(tag='foreign-use'))
+        self._delete_server(self._boot(foreign_id))
+        foreign = self.client.containers.create(
+            'glance:%s' % foreign_id, name='not-nova-%s' % foreign_id)
+        self.addCleanup(foreign.remove, force=True)
         admin = nova_context.get_admin_context()
         self.compute.manager._run_image_cache_manager_pass(admin)
         self.client.images.get('glance:%s' % unused_id)
@@ -239,6 +243,18 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.assertRaises(docker.errors.ImageNotFound, self.client.images.get,
                           'glance:%s' % unused_id)
         self.client.images.get('glance:%s' % self.image_id)
+        self.client.images.get('glance:%s' % foreign_id)
+
+    def test_image_cache_pass_leaves_images_the_host_did_not_load(self):
+        # An image of the same engine loaded by another host (or by hand).
+        self.flags(remove_unused_original_minimum_age_seconds=0,
+                   group='image_cache')
+        other_id = self._add_image(base.saved_image(tag='other-host'))
+        self.client.images.get(
+            '%s:other-host' % base.TEST_REPOSITORY).tag('glance', other_id)
+        self.compute.manager._run_image_cache_manager_pass(
+            nova_context.get_admin_context())
+        self.client.images.get('glance:%s' % other_id)
 
     # Actions
 
