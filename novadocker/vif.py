@@ -38,12 +38,10 @@ class UnsupportedVIFType(UnpluggablePort):
 
 
 class HybridPlugPort(UnpluggablePort):
-    msg_fmt = _('Port %(port)s asks for a hybrid plug (a Linux bridge '
-                'between the instance and br-int, for iptables rules), '
-                'which a container cannot have: set Neutron\'s '
-                '[securitygroup] firewall_driver = openvswitch on the Open '
-                'vSwitch agent of this host instead of iptables_hybrid, '
-                'then boot again.')
+    # Nova keeps 255 characters of a fault: the cause and the fix first.
+    msg_fmt = _('Port %(port)s needs a hybrid plug (iptables_hybrid), which '
+                'a container cannot have: set Neutron\'s [securitygroup] '
+                'firewall_driver = openvswitch.')
 
 
 def _osvif(vif):
@@ -63,14 +61,13 @@ def check_pluggable(network_info):
 
 
 def plugging_timed_out(instance, events, timeout, host):
-    """The build failure when Neutron did not report the ports plugged."""
+    """The build failure when Neutron did not report the ports plugged.
+    Nova keeps 255 characters of a fault: the port ids come last."""
     return exception.BuildAbortException(
         instance_uuid=instance.uuid,
-        reason=_('Neutron did not report port(s) %(ports)s plugged within '
-                 '%(timeout)d s ([DEFAULT] vif_plugging_timeout). Check that '
-                 'the Neutron agent that wires ports on host %(host)s is '
-                 'alive ("openstack network agent list --host %(host)s") '
-                 'and read its log.') % {
+        reason=_('Neutron did not report the ports plugged in %(timeout)d s '
+                 '(vif_plugging_timeout); check the agent: openstack network '
+                 'agent list --host %(host)s. Ports: %(ports)s') % {
             'ports': ', '.join(port for _, port in events),
             'timeout': timeout, 'host': host})
 

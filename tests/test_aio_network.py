@@ -272,11 +272,11 @@ class NetworkTestCase(aio_base.AllInOneBase):
             flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
         self.addCleanup(self._delete, server)
         server = self._wait_status(server, 'ERROR')
-        fault = server.fault['message']
-        self.assertIn('Neutron did not report port(s) %s plugged within 60 s '
-                      '([DEFAULT] vif_plugging_timeout)' % port.id, fault)
-        self.assertIn('openstack network agent list --host %s'
-                      % self.layout.compute_host, fault)
+        self.assertIn('Neutron did not report the ports plugged in 60 s '
+                      '(vif_plugging_timeout); check the agent: openstack '
+                      'network agent list --host %s. Ports: %s' % (
+                          self.layout.compute_host, port.id),
+                      server.fault['message'])
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': 'nova-' + server.id}))
         tap = 'tap' + port.id[:11]

@@ -134,12 +134,29 @@ class PluggingTimeoutTestCase(testtools.TestCase):
         # Nova records a BuildAbortException's message as the fault.
         self.assertIsInstance(error, exception.BuildAbortException)
         self.assertEqual(
-            'Build of instance %s aborted: Neutron did not report port(s) '
-            'port-1, port-2 plugged within 300 s ([DEFAULT] '
-            'vif_plugging_timeout). Check that the Neutron agent that wires '
-            'ports on host compute-1 is alive ("openstack network agent '
-            'list --host compute-1") and read its log.' % uuids.instance,
-            str(error))
+            'Build of instance %s aborted: Neutron did not report the ports '
+            'plugged in 300 s (vif_plugging_timeout); check the agent: '
+            'openstack network agent list --host compute-1. Ports: port-1, '
+            'port-2' % uuids.instance, str(error))
+
+
+class FaultLengthTestCase(testtools.TestCase):
+    """Nova keeps the first 255 characters of a fault's message: the cause
+    and what to do must be in them."""
+
+    def test_port_faults_fit(self):
+        instance = objects.Instance(uuid=uuids.instance)
+        host = 'compute-%s.example.org' % ('x' * 12)
+        timed_out = vif.plugging_timed_out(
+            instance, [('network-vif-plugged', uuids.port)], 300,
+            host).format_message()
+        self.assertIn('openstack network agent list --host %s.' % host,
+                      timed_out[:255])
+        hybrid = exception.BuildAbortException(
+            instance_uuid=instance.uuid,
+            reason=vif.HybridPlugPort(port=uuids.port).format_message(),
+        ).format_message()
+        self.assertLessEqual(len(hybrid), 255, hybrid)
 
 
 class HostnameTestCase(testtools.TestCase):
