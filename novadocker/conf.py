@@ -16,7 +16,9 @@ docker_opts = [
                     'before giving up on a call.'),
     cfg.StrOpt('tls_ca_file',
                help='CA certificate that signed the engine\'s TLS '
-                    'certificate (tcp:// URLs only).'),
+                    'certificate (tcp:// URLs only). The environment\'s '
+                    'REQUESTS_CA_BUNDLE and proxy variables do not apply '
+                    'to the engine\'s connection.'),
     cfg.StrOpt('tls_cert_file',
                help='Client certificate presented to the engine.'),
     cfg.StrOpt('tls_key_file',

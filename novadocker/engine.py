@@ -18,6 +18,11 @@ from nova.i18n import _
 
 from novadocker.conf import CONF
 
+# Docker 20.10's (Debian 12's docker.io); newer engines speak it too. A
+# fixed version, not negotiated: the client makes no request before its
+# settings are complete.
+API_VERSION = '1.41'
+
 LABEL_INSTANCE = 'org.openstack.nova.instance-uuid'
 LABEL_HOST = 'org.openstack.nova.host'
 LABEL_PROJECT = 'org.openstack.nova.project-id'
@@ -32,6 +37,14 @@ class EngineUnavailable(exception.NovaException):
                 'Check that dockerd is running and that the nova-compute '
                 'user may use its socket (root, or a member of the socket\'s '
                 'group, usually "docker").')
+
+
+class EngineTLSFailed(EngineUnavailable):
+    msg_fmt = _('The TLS connection to the Docker engine at %(url)s failed: '
+                '%(reason)s. Check [docker] tls_ca_file (the CA that signed '
+                'the engine\'s certificate), tls_cert_file and tls_key_file '
+                '(a client certificate signed by the CA the engine trusts, '
+                'dockerd --tlscacert).')
 
 
 class EngineError(exception.NovaException):
@@ -63,6 +76,8 @@ def translated_errors(action):
     except docker_errors.APIError as e:
         error = EngineRefused if e.is_client_error() else EngineError
         raise error(action=action, reason=_engine_reason(e)) from e
+    except requests.exceptions.SSLError as e:
+        raise EngineTLSFailed(url=CONF.docker.host_url, reason=e) from e
     except (requests.exceptions.ConnectionError,
             requests.exceptions.Timeout) as e:
         raise EngineUnavailable(url=CONF.docker.host_url, reason=e) from e
@@ -78,14 +93,19 @@ class Engine(object):
     def client(self):
         if self._client is None:
             try:
-                self._client = docker.DockerClient(
+                client = docker.DockerClient(
                     base_url=CONF.docker.host_url,
-                    version='auto',
+                    version=API_VERSION,
                     timeout=CONF.docker.api_timeout,
                     tls=self._tls_config())
             except docker_errors.DockerException as e:
                 raise EngineUnavailable(url=CONF.docker.host_url,
                                         reason=e) from e
+            # The [docker] options alone say how to reach the engine: the
+            # environment's REQUESTS_CA_BUNDLE would replace tls_ca_file
+            # in every request, and its proxies would come in between.
+            client.api.trust_env = False
+            self._client = client
         return self._client
 
     @staticmethod

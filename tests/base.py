@@ -1,10 +1,20 @@
 """What every test needs: a real Docker engine and locally built images."""
 
 import copy
+import datetime
 import io
+import ipaddress
+import os
+import select
 import socket
+import ssl
 import threading
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 import docker
 from oslo_utils import uuidutils
 
@@ -13,6 +23,9 @@ from nova.tests.fixtures import glance as glance_fixture
 from aio import sample_image
 from novadocker import engine
 
+# The engine the tests use, whatever the driver under test is configured
+# to reach (some tests put a proxy in between).
+ENGINE_SOCKET = '/var/run/docker.sock'
 TEST_REPOSITORY = 'novadocker-test/busybox'
 # PID 1 of a container ignores SIGTERM unless it traps it; this command exits
 # promptly on docker stop and writes a marker to its output.
@@ -24,7 +37,7 @@ _IMAGE_CACHE = {}
 
 def docker_client():
     """The engine the tests run against; failing, never skipping, if absent."""
-    client = docker.DockerClient(base_url=engine.CONF.docker.host_url,
+    client = docker.DockerClient(base_url='unix://' + ENGINE_SOCKET,
                                  version='auto')
     client.ping()
     return client
@@ -164,3 +177,118 @@ class CuttingEngineProxy(object):
         threading.Thread(target=pump, args=(upstream, client, False),
                          daemon=True).start()
         pump(client, upstream, True)
+
+
+def _write_pem(path, data):
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
+
+
+class CertificateAuthority(object):
+    """A throw-away CA that writes PEM files of itself and of the
+    certificates it signs into ``directory``."""
+
+    def __init__(self, directory, name):
+        self._directory = directory
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                   name)])
+        cert = self._builder(self._name, self._key.public_key()).add_extension(
+            x509.BasicConstraints(ca=True, path_length=None),
+            critical=True).sign(self._key, hashes.SHA256())
+        self.cert_file = _write_pem(
+            os.path.join(directory, name + '-ca.pem'),
+            cert.public_bytes(serialization.Encoding.PEM))
+
+    def _builder(self, subject, public_key):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return (x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(self._name)
+                .public_key(public_key)
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(hours=1)))
+
+    def issue(self, name, ip_address=None):
+        """(certificate file, key file) for ``name``, valid for
+        ``ip_address`` when it is given (a server's)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = self._builder(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
+            key.public_key())
+        if ip_address:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(ip_address))]),
+                critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
+        cert_file = _write_pem(
+            os.path.join(self._directory, name + '-cert.pem'),
+            cert.public_bytes(serialization.Encoding.PEM))
+        key_file = _write_pem(
+            os.path.join(self._directory, name + '-key.pem'),
+            key.private_bytes(serialization.Encoding.PEM,
+                              serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+        return cert_file, key_file
+
+
+class TLSEngineProxy(object):
+    """The engine behind TLS on 127.0.0.1, as dockerd --tlsverify serves
+    it: a client must present a certificate signed by ``client_ca_file``."""
+
+    def __init__(self, engine_socket, cert_file, key_file, client_ca_file):
+        self._engine_socket = engine_socket
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(cert_file, key_file)
+        self._context.load_verify_locations(client_ca_file)
+        self._context.verify_mode = ssl.CERT_REQUIRED
+        self._server = socket.create_server(('127.0.0.1', 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return 'tcp://127.0.0.1:%d' % self._server.getsockname()[1]
+
+    def close(self):
+        self._server.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,),
+                             daemon=True).start()
+
+    def _serve(self, client):
+        try:
+            client = self._context.wrap_socket(client, server_side=True)
+        except (ssl.SSLError, OSError):
+            client.close()
+            return
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(self._engine_socket)
+        with client, upstream:
+            self._relay(client, upstream)
+
+    @staticmethod
+    def _relay(client, upstream):
+        # One thread per connection: a TLS socket must not be read and
+        # written from two threads at once.
+        peers = {client: upstream, upstream: client}
+        try:
+            while True:
+                readable, _, _ = select.select(list(peers), [], [])
+                for src in readable:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    # Decrypted bytes select() cannot see.
+                    while getattr(src, 'pending', lambda: 0)():
+                        data += src.recv(src.pending())
+                    peers[src].sendall(data)
+        except OSError:
+            pass

@@ -1,6 +1,7 @@
 """Driver behaviour that Nova's API does not show, checked on the engine."""
 
 import os
+import ssl
 import time
 
 import fixtures
@@ -82,6 +83,56 @@ class DockerDriverTestCase(test.TestCase):
                                   self.driver.init_host, 'compute')
         self.assertIn('unix:///nonexistent/docker.sock', str(error))
         self.assertIn('group', str(error))
+
+    def _engine_behind_tls(self):
+        """The engine served over TLS with client certificates; the driver
+        configured with the certificates of its CA."""
+        # The unit-test package of Nova patches eventlet into ssl after
+        # urllib3 took the original SSLContext, whose setters then recurse
+        # into the green one; nova-compute runs unpatched (native threads).
+        self.useFixture(fixtures.MonkeyPatch('urllib3.util.ssl_.SSLContext',
+                                             ssl.SSLContext))
+        directory = self.useFixture(fixtures.TempDir()).path
+        ca = base.CertificateAuthority(directory, 'engine')
+        server_cert, server_key = ca.issue('server', ip_address='127.0.0.1')
+        client_cert, client_key = ca.issue('client')
+        proxy = base.TLSEngineProxy(base.ENGINE_SOCKET, server_cert,
+                                    server_key, ca.cert_file)
+        self.addCleanup(proxy.close)
+        self.flags(host_url=proxy.url, tls_ca_file=ca.cert_file,
+                   tls_cert_file=client_cert, tls_key_file=client_key,
+                   group='docker')
+        return proxy, directory
+
+    def test_engine_over_tls_with_a_client_certificate(self):
+        self._engine_behind_tls()
+        self.driver.init_host('compute')
+        instance = self._spawn()
+        container = self.client.containers.get('nova-%s' % instance.uuid)
+        self.assertEqual('running', container.status)
+        self.assertIn('container started',
+                      self.driver.get_console_output(self.ctxt, instance))
+        self.driver.destroy(self.ctxt, instance, [])
+        self.assertFalse(self.driver.instance_exists(instance))
+
+    def test_engine_certificate_of_another_ca_is_refused(self):
+        proxy, directory = self._engine_behind_tls()
+        other = base.CertificateAuthority(directory, 'other')
+        self.flags(tls_ca_file=other.cert_file, group='docker')
+        error = self.assertRaises(engine.EngineUnavailable,
+                                  self.driver.init_host, 'compute')
+        self.assertIn(proxy.url, str(error))
+        self.assertIn('CERTIFICATE_VERIFY_FAILED', str(error))
+        self.assertIn('tls_ca_file', str(error))
+
+    def test_engine_over_tls_refuses_a_driver_without_certificate(self):
+        proxy, _ = self._engine_behind_tls()
+        self.flags(tls_cert_file=None, tls_key_file=None, group='docker')
+        error = self.assertRaises(engine.EngineUnavailable,
+                                  self.driver.init_host, 'compute')
+        self.assertIn(proxy.url, str(error))
+        self.assertIn('certificate required', str(error))
+        self.assertIn('tls_cert_file', str(error))
 
     def test_lists_only_its_own_hosts_containers(self):
         base.saved_image()

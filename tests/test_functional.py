@@ -468,7 +468,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         that drops every connection whose request contains ``request``."""
         socket_dir = self.useFixture(fixtures.TempDir()).path
         proxy = base.CuttingEngineProxy(
-            os.path.join(socket_dir, 'docker.sock'), '/var/run/docker.sock',
+            os.path.join(socket_dir, 'docker.sock'), base.ENGINE_SOCKET,
             cut_on=request)
         self.addCleanup(proxy.close)
         self.flags(host_url=proxy.url, group='docker')
