@@ -30,9 +30,9 @@ def _cpu_times(stats):
     return [usage.get('total_usage', 0)]
 
 
-def instance_diagnostics(container, instance):
-    """A nova.objects.Diagnostics for the container."""
-    stats = container.stats(stream=False)
+def instance_diagnostics(container, stats, instance):
+    """A nova.objects.Diagnostics for the container, from its engine
+    statistics."""
     uptime = None
     if instance.launched_at:
         uptime = int(timeutils.delta_seconds(
@@ -65,9 +65,9 @@ def instance_diagnostics(container, instance):
     return diags
 
 
-def legacy_diagnostics(container, instance):
+def legacy_diagnostics(container, stats, instance):
     """The flat dict of the pre-2.48 diagnostics API."""
-    diags = instance_diagnostics(container, instance)
+    diags = instance_diagnostics(container, stats, instance)
     result = {'memory': diags.memory_details.used * units.Mi,
               'memory-limit': diags.memory_details.maximum * units.Mi}
     for cpu in diags.cpu_details:

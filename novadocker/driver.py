@@ -216,20 +216,16 @@ class DockerDriver(driver.ComputeDriver):
                accel_info=None, share_info=None):
         container = self._engine.get(instance)
         self._unpause(container)
-        with engine.translated_errors('stop %s' % container.name):
-            if reboot_type == 'SOFT':
-                container.stop(timeout=CONF.docker.stop_timeout)
-            else:
-                container.reload()
-                if container.status == 'running':
-                    container.kill()
+        if reboot_type == 'SOFT':
+            self._engine.stop(container, CONF.docker.stop_timeout)
+        else:
+            self._engine.kill(container)
         self._start(instance, container, network_info)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         container = self._engine.get(instance)
         self._unpause(container)
-        with engine.translated_errors('stop %s' % container.name):
-            container.stop(timeout=timeout)
+        self._engine.stop(container, timeout)
 
     def power_on(self, context, instance, network_info,
                  block_device_info=None, accel_info=None, share_info=None):
@@ -241,8 +237,7 @@ class DockerDriver(driver.ComputeDriver):
     def pause(self, instance):
         container = self._engine.get(instance)
         if container_mod.power_state_of(container) == power_state.RUNNING:
-            with engine.translated_errors('pause %s' % container.name):
-                container.pause()
+            self._engine.pause(container)
 
     def unpause(self, instance):
         self._unpause(self._engine.get(instance))
@@ -286,27 +281,25 @@ class DockerDriver(driver.ComputeDriver):
                 CONF.image_cache.remove_unused_original_minimum_age_seconds)
 
     def get_console_output(self, context, instance):
-        container = self._engine.get(instance)
-        return self._output_tail(container, CONSOLE_LOG_BYTES)
+        return self._engine.output_tail(self._engine.get(instance),
+                                        CONSOLE_LOG_BYTES)
 
     def get_diagnostics(self, instance):
         container = self._engine.get(instance)
-        with engine.translated_errors('report statistics'):
-            return diagnostics.legacy_diagnostics(container, instance)
+        return diagnostics.legacy_diagnostics(
+            container, self._engine.stats(container), instance)
 
     def get_instance_diagnostics(self, instance):
         container = self._engine.get(instance)
-        with engine.translated_errors('report statistics'):
-            return diagnostics.instance_diagnostics(container, instance)
+        return diagnostics.instance_diagnostics(
+            container, self._engine.stats(container), instance)
 
     # Helpers
 
     def _start(self, instance, container, network_info):
         """Start the container and plug its ports into its new namespace;
         fail if its process exits at once."""
-        with engine.translated_errors('start %s' % container.name):
-            container.start()
-            container.reload()
+        self._engine.start(container)
         pid = container_mod.pid(container)
         try:
             if network_info and pid:
@@ -322,11 +315,10 @@ class DockerDriver(driver.ComputeDriver):
             self._raise_if_exited(instance, container)
 
     def _raise_if_exited(self, instance, container):
-        with engine.translated_errors('inspect %s' % container.name):
-            container.reload()
+        self._engine.refresh(container)
         if container.status in ('running', 'paused'):
             return
-        output = self._output_tail(container, CONSOLE_LOG_BYTES)
+        output = self._engine.output_tail(container, CONSOLE_LOG_BYTES)
         last_lines = '\n'.join(
             output.splitlines()[-FAILED_START_OUTPUT_LINES:])
         raise exception.BuildAbortException(
@@ -340,20 +332,8 @@ class DockerDriver(driver.ComputeDriver):
 
     def _unpause(self, container):
         if container_mod.power_state_of(container) == power_state.PAUSED:
-            with engine.translated_errors('unpause %s' % container.name):
-                container.unpause()
+            self._engine.unpause(container)
 
     def _remove(self, instance):
         if not self._engine.remove(instance):
             LOG.debug('No container to remove', instance=instance)
-
-    @staticmethod
-    def _output_tail(container, limit):
-        tail = bytearray()
-        with engine.translated_errors('read the logs of %s' % container.name):
-            for chunk in container.logs(stdout=True, stderr=True,
-                                        stream=True, follow=False):
-                tail += chunk
-                if len(tail) > 2 * limit:
-                    del tail[:-limit]
-        return bytes(tail[-limit:]).decode('utf-8', errors='replace')

@@ -84,7 +84,8 @@ def translated_errors(action):
 
 
 class Engine(object):
-    """A lazily connected docker SDK client plus the lookups the driver uses."""
+    """A lazily connected docker SDK client and every call the driver
+    makes to the engine."""
 
     def __init__(self):
         self._client = None
@@ -165,6 +166,61 @@ class Engine(object):
         return True
 
     @staticmethod
+    def start(container):
+        """Starts the container; its state is then the started one."""
+        with translated_errors('start %s' % container.name):
+            container.start()
+            container.reload()
+
+    @staticmethod
+    def stop(container, timeout):
+        """The stop signal, then a kill after ``timeout`` seconds."""
+        with translated_errors('stop %s' % container.name):
+            container.stop(timeout=timeout)
+
+    @staticmethod
+    def kill(container):
+        with translated_errors('kill %s' % container.name):
+            container.reload()
+            if container.status == 'running':
+                container.kill()
+
+    @staticmethod
+    def pause(container):
+        with translated_errors('pause %s' % container.name):
+            container.pause()
+
+    @staticmethod
+    def unpause(container):
+        with translated_errors('unpause %s' % container.name):
+            container.unpause()
+
+    @staticmethod
+    def refresh(container):
+        """Reads the container's state again."""
+        with translated_errors('inspect %s' % container.name):
+            container.reload()
+
+    @staticmethod
+    def output_tail(container, limit):
+        """The last ``limit`` bytes of the container's stdout and stderr,
+        as text."""
+        tail = bytearray()
+        with translated_errors('read the logs of %s' % container.name):
+            for chunk in container.logs(stdout=True, stderr=True,
+                                        stream=True, follow=False):
+                tail += chunk
+                if len(tail) > 2 * limit:
+                    del tail[:-limit]
+        return bytes(tail[-limit:]).decode('utf-8', errors='replace')
+
+    @staticmethod
+    def stats(container):
+        with translated_errors('report the statistics of %s' %
+                               container.name):
+            return container.stats(stream=False)
+
+    @staticmethod
     def exits_within(container, seconds):
         """Waits up to ``seconds`` for the container's process to exit.
         A connection the engine drops is left for the next call to report."""
@@ -195,6 +251,24 @@ class Engine(object):
         """``docker load`` of a stream; the images it held."""
         with translated_errors(action):
             return self.client.images.load(data)
+
+    @staticmethod
+    def tag_image(image, repository, tag):
+        with translated_errors('tag image %s:%s' % (repository, tag)):
+            image.tag(repository, tag)
+
+    @staticmethod
+    def commit(container, repository, tag):
+        """A new image of the container's files; the engine pauses the
+        container while it copies them."""
+        with translated_errors('commit %s' % container.name):
+            return container.commit(repository=repository, tag=tag)
+
+    @staticmethod
+    def save_image(image, ref):
+        """Chunks of ``docker save`` of the image, named ``ref``."""
+        with translated_errors('save image %s' % ref):
+            yield from image.save(named=ref)
 
     def image_in_use(self, ref):
         """Whether any container of the engine, whichever host or tool

@@ -143,8 +143,7 @@ class ImageStore(object):
             if self.is_loaded(image_meta.id):
                 return ref
             loaded = self._load(context, image_meta.id)
-            with engine_mod.translated_errors('tag image %s' % ref):
-                loaded.tag(REPOSITORY, image_meta.id)
+            self._engine.tag_image(loaded, REPOSITORY, image_meta.id)
         LOG.info('Loaded Glance image %(id)s into the engine as %(ref)s',
                  {'id': image_meta.id, 'ref': ref})
         return ref
@@ -204,22 +203,18 @@ class ImageStore(object):
     def commit(self, container, image_id):
         """Commit the container as the engine image of a Glance snapshot,
         which ages out like a loaded one."""
-        with engine_mod.translated_errors('commit %s' % container.name):
-            committed = container.commit(repository=REPOSITORY, tag=image_id)
+        committed = self._engine.commit(container, REPOSITORY, image_id)
         self.mark_used(image_id)
         return committed
 
     def upload(self, context, committed, image_id):
         """Stream ``docker save`` of a committed image into Glance."""
-        ref = reference(image_id)
+        chunks = self._engine.save_image(committed, reference(image_id))
+        data = io.BufferedReader(_ChunkReader(chunks), UPLOAD_BUFFER)
         try:
-            with engine_mod.translated_errors('save image %s' % ref):
-                chunks = committed.save(named=ref)
-                data = io.BufferedReader(_ChunkReader(chunks), UPLOAD_BUFFER)
-                self._glance.update(
-                    context, image_id,
-                    {'disk_format': 'raw', 'container_format': 'docker'},
-                    data)
+            self._glance.update(
+                context, image_id,
+                {'disk_format': 'raw', 'container_format': 'docker'}, data)
         except Exception:
             self.forget(image_id)
             raise

@@ -310,7 +310,8 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         server = self._rebuild_server(server, other)
         container = self._container(server)
         self.assertNotEqual(old_id, container.id)
-        self.assertEqual('glance:%s' % other, container.attrs['Config']['Image'])
+        self.assertEqual('glance:%s' % other,
+                         container.attrs['Config']['Image'])
         self.assertEqual('running', container.status)
 
     def test_console_output_is_container_output(self):
