@@ -369,6 +369,25 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
                 self.assertLessEqual({'sockets', 'cores', 'threads'},
                                      set(cpu_info['topology']))
 
+    def test_port_bound_for_iptables_hybrid_is_refused(self):
+        # What Neutron's [securitygroup] firewall_driver = iptables_hybrid
+        # puts in a port's binding.
+        port = self.neutron.port_1
+        self.neutron._ports[port['id']]['binding:vif_details'] = {
+            'ovs_hybrid_plug': True, 'port_filter': True}
+        body = self._build_server(image_uuid=self.image_id,
+                                  flavor_id=self.flavor_id,
+                                  networks=[{'port': port['id']}])
+        server = self.api.post_server({'server': body})
+        self.addCleanup(base.remove_instance_containers, self.client,
+                        server['id'])
+        server = self._wait_for_state_change(server, 'ERROR')
+        self._assert_no_container(server)
+        fault = self._fault(server)
+        self.assertIn('Port %s needs a hybrid plug' % port['id'], fault)
+        self.assertIn("[securitygroup] firewall_driver = openvswitch",
+                      fault)
+
     def test_compute_starts_with_a_port_it_cannot_plug(self):
         # The instance's cached port was bound for iptables_hybrid: only
         # that instance goes to ERROR, nova-compute starts all the same.
