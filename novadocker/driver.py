@@ -31,6 +31,7 @@ LOG = logging.getLogger(__name__)
 
 CONSOLE_LOG_BYTES = 100 * units.Ki
 FAILED_START_OUTPUT_LINES = 20
+FAULT_OUTPUT_CHARS = 60
 
 
 class DockerDriver(driver.ComputeDriver):
@@ -321,14 +322,18 @@ class DockerDriver(driver.ComputeDriver):
         output = self._engine.output_tail(container, CONSOLE_LOG_BYTES)
         last_lines = '\n'.join(
             output.splitlines()[-FAILED_START_OUTPUT_LINES:])
+        LOG.warning('The container\'s process exited at once; its last '
+                    'output was:\n%s', last_lines, instance=instance)
+        # Nova keeps 255 characters of a fault: the cause and the fix first,
+        # then the end of the output.
         raise exception.BuildAbortException(
             instance_uuid=instance.uuid,
-            reason=_('the container\'s process exited at once with code '
-                     '%(code)s; its last output was: %(output)r. The image '
-                     'needs a long-running command (CMD/ENTRYPOINT, or the '
-                     'image property os_command_line).') % {
+            reason=_('the container\'s process exited at once (code '
+                     '%(code)s); the image needs a long-running command '
+                     '(CMD/ENTRYPOINT or property os_command_line). '
+                     'Output: %(output)r') % {
                 'code': container_mod.exit_code(container),
-                'output': last_lines})
+                'output': last_lines[-FAULT_OUTPUT_CHARS:]})
 
     def _unpause(self, container):
         if container_mod.power_state_of(container) == power_state.PAUSED:

@@ -32,19 +32,19 @@ LABEL_FLAVOR = 'org.openstack.nova.flavor'
 LABEL_ROOT_GB = 'org.openstack.nova.root-gb'
 
 
+# Nova keeps 255 characters of a fault, after its own prefix of about 75:
+# the cause and what to check come first, the transport's reason last.
 class EngineUnavailable(exception.NovaException):
-    msg_fmt = _('The Docker engine at %(url)s cannot be reached: %(reason)s. '
-                'Check that dockerd is running and that the nova-compute '
-                'user may use its socket (root, or a member of the socket\'s '
-                'group, usually "docker").')
+    msg_fmt = _('Docker engine %(url)s unreachable (is dockerd running? may '
+                'nova-compute use its socket: root, or its group, usually '
+                '"docker"?): %(reason)s')
 
 
 class EngineTLSFailed(EngineUnavailable):
-    msg_fmt = _('The TLS connection to the Docker engine at %(url)s failed: '
-                '%(reason)s. Check [docker] tls_ca_file (the CA that signed '
-                'the engine\'s certificate), tls_cert_file and tls_key_file '
-                '(a client certificate signed by the CA the engine trusts, '
-                'dockerd --tlscacert).')
+    msg_fmt = _('TLS to the Docker engine %(url)s failed; check [docker] '
+                'tls_ca_file (the engine\'s CA), tls_cert_file and '
+                'tls_key_file (signed by dockerd\'s --tlscacert): '
+                '%(reason)s')
 
 
 class EngineError(exception.NovaException):

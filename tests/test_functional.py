@@ -467,7 +467,8 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.flags(spawn_check_seconds=2, group='docker')
         image_id = self._add_image(base.saved_image(FAILING_CMD, tag='fail'))
         fault = self._boot_fails(image_id)
-        self.assertIn('exited at once with code 3', fault)
+        self.assertIn('exited at once (code 3)', fault)
+        self.assertIn('os_command_line', fault)
         self.assertIn('fatal: no config found', fault)
 
     def test_memory_limit_refused_by_engine_fails(self):
@@ -502,7 +503,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         # failed spawn's container too.
         self._engine_drops('/containers/')
         server = self._boot(key_name='k', expected_state='ERROR')
-        self.assertIn('cannot be reached', self._fault(server))
+        self.assertIn('unreachable (is dockerd running?', self._fault(server))
         self._assert_no_container(server)
         self.assertEqual([], self._key_dirs())
 
@@ -512,4 +513,4 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self._engine_drops('/images/load')
         server = self._boot(image_id, expected_state='ERROR')
         self._assert_no_container(server)
-        self.assertIn('cannot be reached', self._fault(server))
+        self.assertIn('unreachable (is dockerd running?', self._fault(server))
