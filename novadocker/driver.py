@@ -105,13 +105,14 @@ class DockerDriver(driver.ComputeDriver):
             raise exception.BuildAbortException(
                 instance_uuid=instance.uuid, reason=e.format_message()) from e
         image_ref = self._images.ensure_loaded(context, image_meta)
-        kwargs = container_mod.create_kwargs(
-            instance, image_meta, image_ref, keys.binds(instance),
-            vif.dns_servers(network_info), vif.fixed_addresses(network_info))
         events = []
         if power_on and CONF.vif_plugging_timeout:
             events = vif.neutron_events(network_info)
         try:
+            kwargs = container_mod.create_kwargs(
+                instance, image_meta, image_ref, keys.binds(instance),
+                vif.dns_servers(network_info),
+                vif.fixed_addresses(network_info))
             with self.virtapi.wait_for_instance_event(
                     instance, events, timeout=CONF.vif_plugging_timeout,
                     error_callback=self._neutron_failed_callback):
@@ -126,7 +127,8 @@ class DockerDriver(driver.ComputeDriver):
                     CONF.host) from e
         except Exception as e:
             self._discard(instance, network_info)
-            if isinstance(e, engine.EngineRefused):
+            # What no other host can boot either: no rescheduling.
+            if isinstance(e, (engine.EngineRefused, exception.InvalidInput)):
                 raise exception.BuildAbortException(
                     instance_uuid=instance.uuid,
                     reason=e.format_message()) from e

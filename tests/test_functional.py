@@ -477,6 +477,23 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         fault = self._boot_fails(flavor_id=flavor_id)
         self.assertIn('Minimum memory limit', fault)
 
+    def test_flavor_extra_spec_stored_before_validation_fails(self):
+        # Nova's API validates extra specs from microversion 2.86 on; a
+        # flavor can hold a bad one from before.
+        self.flags(inject_key=True, group='docker')
+        self._keypair()
+        flavor_id = self._create_flavor(memory_mb=64, vcpu=1, disk=1,
+                                        ephemeral=0)
+        self.admin_api.microversion = '2.85'
+        self.admin_api.post_extra_spec(
+            flavor_id, {'extra_specs': {'docker:pids_limit': 'lots'}})
+        server = self._boot(flavor_id=flavor_id, key_name='k',
+                            expected_state='ERROR')
+        self._assert_no_container(server)
+        self.assertEqual([], self._key_dirs())
+        self.assertIn("extra spec docker:pids_limit='lots' is not an integer",
+                      self._fault(server))
+
     def test_failed_glance_download_fails(self):
         image_id = self._add_image(base.saved_image())
         self.glance.download_failures[image_id] = IOError(
