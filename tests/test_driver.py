@@ -39,10 +39,11 @@ class DockerDriverTestCase(test.TestCase):
         # As nova-compute does at its start.
         os_vif.objects.register_all()
 
-    def _spawn(self, cmd=None, tag='latest', network_info=None):
+    def _spawn(self, cmd=None, tag='latest', network_info=None,
+               instance=None):
         image_id = self.glance.add_docker_image(base.saved_image(cmd, tag))
         self.addCleanup(base.remove_engine_image, self.client, image_id)
-        instance = test_utils.get_test_instance(obj=True)
+        instance = instance or test_utils.get_test_instance(obj=True)
         instance.image_ref = image_id
         self.addCleanup(base.remove_instance_containers, self.client,
                         instance.uuid)
@@ -50,6 +51,27 @@ class DockerDriverTestCase(test.TestCase):
         self.driver.spawn(self.ctxt, instance, image_meta, [], None, {},
                           network_info=network_info)
         return instance
+
+    def test_spawn_failing_with_the_engine_gone_removes_the_key(self):
+        # Nova's own cleanup after a failed build also removes it; the
+        # driver does not rely on that.
+        self.flags(inject_key=True, group='docker')
+        instance = test_utils.get_test_instance(obj=True)
+        instance.key_data = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 test@key'
+        base.saved_image()
+        socket_dir = self.useFixture(fixtures.TempDir()).path
+        proxy = base.CuttingEngineProxy(
+            os.path.join(socket_dir, 'docker.sock'), base.ENGINE_SOCKET,
+            cut_on='/containers/')
+        self.addCleanup(proxy.close)
+        self.flags(host_url=proxy.url, group='docker')
+        self.assertRaises(engine.EngineUnavailable, self._spawn,
+                          instance=instance)
+        self.assertEqual([], os.listdir(
+            os.path.join(engine.CONF.docker.data_dir, 'keys')))
+        self.assertEqual([], self.client.containers.list(
+            all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
+                                                   instance.uuid)}))
 
     def test_hybrid_plug_port_refuses_the_boot_naming_the_option(self):
         error = self.assertRaises(
