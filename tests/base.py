@@ -70,6 +70,23 @@ class StreamingGlanceFixture(glance_fixture.GlanceFixture):
     def __init__(self, test):
         super().__init__(test)
         self.download_failures = {}
+        self._created = []
+
+    def setUp(self):
+        super().setUp()
+        # Runs after the test's own cleanups (its containers go first), so
+        # that snapshots the driver committed leave nothing in the engine.
+        self.addCleanup(self._remove_engine_images)
+
+    def create(self, context, metadata, data=None):
+        image = super().create(context, metadata, data=data)
+        self._created.append(image['id'])
+        return image
+
+    def _remove_engine_images(self):
+        client = docker_client()
+        for image_id in self._created:
+            remove_engine_image(client, image_id)
 
     def download(self, context, image_id, data=None, dst_path=None,
                  trusted_certs=None):
