@@ -160,9 +160,10 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         container = self._container(server)
         self.assertEqual(b'e2e-long-label\n',
                          container.exec_run(['hostname']).output)
-        # Without a port, to the address Debian gives its own name.
+        # As Debian writes it without a fixed address: the FQDN first, so
+        # that it is the canonical name.
         hosts = container.exec_run(['cat', '/etc/hosts']).output.decode()
-        self.assertIn('127.0.1.1\t%s\n' % fqdn, hosts)
+        self.assertIn('127.0.1.1\t%s e2e-long-label\n' % fqdn, hosts)
 
     def test_hypervisor_details_at_every_microversion(self):
         # From 2.28 to 2.87 Nova parses the driver's cpu_info as JSON.
