@@ -26,6 +26,9 @@ from novadocker import engine
 # The engine the tests use, whatever the driver under test is configured
 # to reach (some tests put a proxy in between).
 ENGINE_SOCKET = '/var/run/docker.sock'
+# The compute host the tests' driver labels its containers with: several
+# test runs (clones of this repository) may share one engine.
+TEST_HOST = 'test-%s' % uuidutils.generate_uuid()[:8]
 TEST_REPOSITORY = 'novadocker-test/busybox'
 # PID 1 of a container ignores SIGTERM unless it traps it; this command exits
 # promptly on docker stop and writes a marker to its output.

@@ -15,6 +15,7 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
     def setUp(self):
         self.driver_module = 'novadocker.driver.DockerDriver'
         super().setUp()
+        self.flags(host=base.TEST_HOST)
         self.client = base.docker_client()
         self.image_service = self.useFixture(
             base.StreamingGlanceFixture(self))

@@ -32,7 +32,8 @@ class DockerDriverTestCase(test.TestCase):
     def setUp(self):
         super().setUp()
         self.client = base.docker_client()
-        self.flags(state_path=self.useFixture(fixtures.TempDir()).path)
+        self.flags(state_path=self.useFixture(fixtures.TempDir()).path,
+                   host=base.TEST_HOST)
         self.glance = self.useFixture(base.StreamingGlanceFixture(self))
         self.driver = driver_mod.DockerDriver(fake.FakeVirtAPI())
         self.ctxt = test_utils.get_test_admin_context()
@@ -163,7 +164,7 @@ class DockerDriverTestCase(test.TestCase):
             name='not-nova-%d' % os.getpid())
         self.addCleanup(foreign.remove, force=True)
         other_host = self._spawn()
-        self.flags(host='another-compute-host')
+        self.flags(host=base.TEST_HOST + '-another')
         instance = self._spawn()
         self.assertEqual([instance.uuid], self.driver.list_instance_uuids())
         self.assertEqual([instance.name], self.driver.list_instances())

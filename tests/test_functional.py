@@ -60,6 +60,9 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')
         super()._setup_services()
 
+    def _setup_compute_service(self):
+        return self._start_compute(base.TEST_HOST)
+
     def _add_image(self, payload, **kwargs):
         image_id = self.glance.add_docker_image(payload, **kwargs)
         self.addCleanup(base.remove_engine_image, self.client, image_id)
@@ -341,9 +344,10 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             '/os-hypervisors/detail').body['hypervisors']
         self.assertEqual(1, len(hypervisors))
         self.assertEqual('docker', hypervisors[0]['hypervisor_type'])
-        self.assertEqual('compute', hypervisors[0]['hypervisor_hostname'])
+        self.assertEqual(base.TEST_HOST,
+                         hypervisors[0]['hypervisor_hostname'])
         info = self.client.info()
-        rp_uuid = self._get_provider_uuid_by_host('compute')
+        rp_uuid = self._get_provider_uuid_by_host(base.TEST_HOST)
         inventory = self._get_provider_inventory(rp_uuid)
         self.assertEqual(info['NCPU'], inventory['VCPU']['total'])
         self.assertEqual(info['MemTotal'] // units.Mi,
