@@ -146,22 +146,13 @@ def remove_instance_containers(client, uuid):
         c.remove(force=True, v=True)
 
 
-class CuttingEngineProxy(object):
-    """A unix socket in front of the engine that drops every connection
-    whose request matches ``cut_on``, as an engine that dies mid-call."""
+class _EngineProxy(object):
+    """Serves each connection to ``server`` in a thread of its own
+    (``_serve``), until closed."""
 
-    def __init__(self, path, engine_socket, cut_on):
-        self.path = path
-        self._engine_socket = engine_socket
-        self._cut_on = cut_on.encode()
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(path)
-        self._server.listen(16)
+    def __init__(self, server):
+        self._server = server
         threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self):
-        return 'unix://' + self.path
 
     def close(self):
         self._server.close()
@@ -174,6 +165,24 @@ class CuttingEngineProxy(object):
                 return
             threading.Thread(target=self._serve, args=(client,),
                              daemon=True).start()
+
+
+class CuttingEngineProxy(_EngineProxy):
+    """A unix socket in front of the engine that drops every connection
+    whose request matches ``cut_on``, as an engine that dies mid-call."""
+
+    def __init__(self, path, engine_socket, cut_on):
+        self.path = path
+        self._engine_socket = engine_socket
+        self._cut_on = cut_on.encode()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(16)
+        super().__init__(server)
+
+    @property
+    def url(self):
+        return 'unix://' + self.path
 
     def _serve(self, client):
         upstream = socket.socket(socket.AF_UNIX,
@@ -254,7 +263,7 @@ class CertificateAuthority(object):
         return cert_file, key_file
 
 
-class TLSEngineProxy(object):
+class TLSEngineProxy(_EngineProxy):
     """The engine behind TLS on 127.0.0.1, as dockerd --tlsverify serves
     it: a client must present a certificate signed by ``client_ca_file``."""
 
@@ -264,24 +273,11 @@ class TLSEngineProxy(object):
         self._context.load_cert_chain(cert_file, key_file)
         self._context.load_verify_locations(client_ca_file)
         self._context.verify_mode = ssl.CERT_REQUIRED
-        self._server = socket.create_server(('127.0.0.1', 0))
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(socket.create_server(('127.0.0.1', 0)))
 
     @property
     def url(self):
         return 'tcp://127.0.0.1:%d' % self._server.getsockname()[1]
-
-    def close(self):
-        self._server.close()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,),
-                             daemon=True).start()
 
     def _serve(self, client):
         try:
