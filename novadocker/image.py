@@ -97,18 +97,21 @@ class ImageStore(object):
                          '"docker save")') % (container_format or 'not set'))
 
     @staticmethod
-    def _use_file(image_id):
-        return os.path.join(CONF.docker.data_dir, 'images', image_id)
+    def _use_directory():
+        return os.path.join(CONF.docker.data_dir, 'images')
+
+    def _use_file(self, image_id):
+        return os.path.join(self._use_directory(), image_id)
 
     def mark_used(self, image_id):
         path = self._use_file(image_id)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(self._use_directory(), exist_ok=True)
         with open(path, 'a'):
             os.utime(path)
 
     def _recorded(self):
         """The images this host loaded, snapshotted or booted."""
-        directory = os.path.dirname(self._use_file('x'))
+        directory = self._use_directory()
         return os.listdir(directory) if os.path.isdir(directory) else []
 
     def age_out(self, images_in_use, minimum_age):
