@@ -57,6 +57,13 @@ docker_opts = [
                       'exit code and the last lines of output. Raise it for '
                       'images whose process takes longer to fail; every '
                       'spawn waits this long. 0 disables the watch.'),
+    cfg.ListOpt('sandbox_command', default=['/usr/bin/catatonit', '-P'],
+                help='Command of the sandbox container that holds each '
+                     'instance\'s network namespace: a statically linked '
+                     'program that waits for signals and nothing else. The '
+                     'program (the first item) is copied from this host '
+                     'into the sandbox image; Debian\'s catatonit package '
+                     'provides the default.'),
 ]
 
 

@@ -45,19 +45,14 @@ def hosts_entries(instance_hostname, addresses):
     return {names: ordered[0] if ordered else NO_ADDRESS}
 
 
-def create_kwargs(instance, image_meta, image_ref, key_binds=None,
-                  dns_servers=None, addresses=()):
-    """Keyword arguments of ``containers.create`` for the instance.
-
-    Docker's own networking is off: the driver plugs Neutron's ports into
-    the container's namespace (vif), whose fixed ``addresses`` the
-    instance's full hostname resolves to. Docker turns IPv6 off in a
-    namespace without networks; the ports' IPv6 addresses need it on.
-    """
+def create_kwargs(instance, image_meta, image_ref, sandbox_id,
+                  key_binds=None):
+    """Keyword arguments of ``containers.create`` for the instance's
+    workload, which joins the network namespace of its sandbox (sandbox
+    module) and takes its hostname and DNS files from it."""
     kwargs = {
         'image': image_ref,
         'name': engine.container_name(instance),
-        'hostname': hostname(instance.hostname),
         'labels': {
             engine.LABEL_INSTANCE: instance.uuid,
             engine.LABEL_HOST: CONF.host,
@@ -68,20 +63,13 @@ def create_kwargs(instance, image_meta, image_ref, key_binds=None,
             engine.LABEL_ROOT_GB: str(instance.flavor.root_gb),
         },
         'environment': dict(instance.metadata or {}),
-        'network_mode': 'none',
-        'sysctls': {'net.ipv6.conf.all.disable_ipv6': '0',
-                    'net.ipv6.conf.default.disable_ipv6': '0'},
+        'network_mode': 'container:' + sandbox_id,
         'privileged': CONF.docker.privileged,
         'detach': True,
     }
     command = image_meta.properties.get('os_command_line')
     if command:
         kwargs['command'] = command
-    if dns_servers:
-        kwargs['dns'] = dns_servers
-    extra_hosts = hosts_entries(instance.hostname, addresses)
-    if extra_hosts:
-        kwargs['extra_hosts'] = extra_hosts
     if key_binds:
         kwargs['volumes'] = key_binds
     kwargs.update(flavor_limits.limits(instance.flavor))

@@ -24,6 +24,7 @@ from novadocker import engine
 from novadocker import host
 from novadocker import image
 from novadocker import keys
+from novadocker import sandbox
 from novadocker import vif
 
 CONF = nova.conf.CONF
@@ -54,6 +55,7 @@ class DockerDriver(driver.ComputeDriver):
     def init_host(self, host):
         self._engine.ping()
         os.makedirs(CONF.docker.data_dir, mode=0o700, exist_ok=True)
+        sandbox.ensure_image(self._engine)
 
     def get_available_nodes(self, refresh=False):
         return [host.nodename()]
@@ -109,22 +111,29 @@ class DockerDriver(driver.ComputeDriver):
         if power_on and CONF.vif_plugging_timeout:
             events = vif.neutron_events(network_info)
         try:
-            kwargs = container_mod.create_kwargs(
-                instance, image_meta, image_ref, keys.binds(instance),
-                vif.dns_servers(network_info),
-                vif.fixed_addresses(network_info))
-            with self.virtapi.wait_for_instance_event(
-                    instance, events, timeout=CONF.vif_plugging_timeout,
-                    error_callback=self._neutron_failed_callback):
-                created = self._engine.create(kwargs)
-                if power_on:
-                    self._start(instance, created, network_info)
-        except exception.InstanceEventTimeout as e:
-            if CONF.vif_plugging_is_fatal:
-                self._discard(instance, network_info)
-                raise vif.plugging_timed_out(
-                    instance, events, CONF.vif_plugging_timeout,
-                    CONF.host) from e
+            # As libvirt does: the ports are plugged and reported by
+            # Neutron before the workload's process starts.
+            try:
+                key_binds = keys.binds(instance)
+                with self.virtapi.wait_for_instance_event(
+                        instance, events, timeout=CONF.vif_plugging_timeout,
+                        error_callback=self._neutron_failed_callback):
+                    held = self._create_sandbox(instance, network_info)
+                    workload = self._engine.create(
+                        container_mod.create_kwargs(
+                            instance, image_meta, image_ref, held.id,
+                            key_binds))
+            except exception.InstanceEventTimeout as e:
+                if CONF.vif_plugging_is_fatal:
+                    raise vif.plugging_timed_out(
+                        instance, events, CONF.vif_plugging_timeout,
+                        CONF.host) from e
+                LOG.warning('Neutron did not report the ports plugged in '
+                            '%d s; starting the container anyway '
+                            '(vif_plugging_is_fatal = False)',
+                            CONF.vif_plugging_timeout, instance=instance)
+            if power_on:
+                self._start(instance, workload)
         except Exception as e:
             self._discard(instance, network_info)
             # What no other host can boot either: no rescheduling.
@@ -149,9 +158,9 @@ class DockerDriver(driver.ComputeDriver):
                     'event': event_name, 'host': CONF.host})
 
     def _discard(self, instance, network_info):
-        """Removes what a failed spawn left: container, ports, key. The
+        """Removes what a failed spawn left: containers, ports, key. The
         ports and key go even when the engine cannot be reached; the
-        container then stays for the server's delete, and the spawn's
+        containers then stay for the server's delete, and the spawn's
         own failure remains the one reported."""
         try:
             self._remove(instance)
@@ -178,34 +187,34 @@ class DockerDriver(driver.ComputeDriver):
     # Network
 
     def plug_vifs(self, instance, network_info):
-        """At nova-compute's start: plugs the ports of a running container
+        """At nova-compute's start: plugs the ports of a running sandbox
         whose veth is gone. A port that cannot be plugged puts only this
         instance in ERROR (VirtualInterfacePlugException), never stops
         nova-compute from starting."""
-        pid = self._running_pid(self._engine.find(instance))
+        pid = self._sandbox_pid(instance)
         if not pid:
             return
         try:
             vif.ensure_plugged(instance, network_info, pid)
         except Exception as e:
             raise exception.VirtualInterfacePlugException(
-                _('could not plug the ports of running container %(name)s: '
-                  '%(error)s') % {'name': engine.container_name(instance),
+                _('could not plug the ports of sandbox %(name)s: '
+                  '%(error)s') % {'name': engine.sandbox_name(instance),
                                   'error': e}) from e
 
-    @staticmethod
-    def _running_pid(container):
-        """The process whose namespace holds the container's ports; 0 when
-        it is not running (or there is no container)."""
-        return container_mod.pid(container) if container else 0
+    def _sandbox_pid(self, instance):
+        """The process whose namespace holds the instance's ports; 0 when
+        its sandbox is not running (or there is none)."""
+        held = self._engine.find_sandbox(instance)
+        return container_mod.pid(held) if held else 0
 
     def unplug_vifs(self, instance, network_info):
         vif.unplug_all(instance, network_info)
 
     def attach_interface(self, context, instance, image_meta, port):
-        # A stopped container gets the port when it next starts, from the
-        # instance's network info.
-        pid = self._running_pid(self._engine.get(instance))
+        # Without a running sandbox (the engine restarted), the port is
+        # plugged when the instance next starts, from its network info.
+        pid = self._sandbox_pid(instance)
         if pid:
             vif.plug(instance, port, pid)
 
@@ -223,7 +232,8 @@ class DockerDriver(driver.ComputeDriver):
             self._engine.stop(container, CONF.docker.stop_timeout)
         else:
             self._engine.kill(container)
-        self._start(instance, container, network_info)
+        self._network_ready(instance, network_info)
+        self._start(instance, container)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         container = self._engine.get(instance)
@@ -235,7 +245,8 @@ class DockerDriver(driver.ComputeDriver):
         container = self._engine.get(instance)
         self._unpause(container)
         if container_mod.power_state_of(container) != power_state.RUNNING:
-            self._start(instance, container, network_info)
+            self._network_ready(instance, network_info)
+            self._start(instance, container)
 
     def pause(self, instance):
         container = self._engine.get(instance)
@@ -299,19 +310,34 @@ class DockerDriver(driver.ComputeDriver):
 
     # Helpers
 
-    def _start(self, instance, container, network_info):
-        """Start the container and plug its ports into its new namespace;
-        fail if its process exits at once."""
+    def _create_sandbox(self, instance, network_info):
+        """The instance's sandbox, running, with its ports plugged."""
+        held = self._engine.create(sandbox.create_kwargs(
+            instance, sandbox.ensure_image(self._engine),
+            vif.dns_servers(network_info),
+            vif.fixed_addresses(network_info)))
+        self._engine.start(held)
+        vif.plug_all(instance, network_info, container_mod.pid(held))
+        return held
+
+    def _network_ready(self, instance, network_info):
+        """Before the workload starts: its sandbox running with every port
+        plugged. A sandbox that stopped (the engine or the host restarted)
+        is started again, and its ports plugged into its new namespace;
+        a running one keeps the ports it has."""
+        held = self._engine.find_sandbox(instance)
+        if held is None:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        pid = container_mod.pid(held)
+        if pid:
+            vif.ensure_plugged(instance, network_info, pid)
+            return
+        self._engine.start(held)
+        vif.plug_all(instance, network_info, container_mod.pid(held))
+
+    def _start(self, instance, container):
+        """Start the container; fail if its process exits at once."""
         self._engine.start(container)
-        pid = container_mod.pid(container)
-        try:
-            if network_info and pid:
-                vif.plug_all(instance, network_info, pid)
-        except Exception:
-            # A process that exited at once takes its namespace with it:
-            # that, not the plugging, is the cause to report.
-            self._raise_if_exited(instance, container)
-            raise
         if CONF.docker.spawn_check_seconds:
             self._engine.exits_within(container,
                                       CONF.docker.spawn_check_seconds)
@@ -342,5 +368,9 @@ class DockerDriver(driver.ComputeDriver):
             self._engine.unpause(container)
 
     def _remove(self, instance):
-        if not self._engine.remove(instance):
-            LOG.debug('No container to remove', instance=instance)
+        """The workload, then the sandbox whose namespace it joined."""
+        for name in (engine.container_name(instance),
+                     engine.sandbox_name(instance)):
+            if not self._engine.remove(name):
+                LOG.debug('No container %s to remove', name,
+                          instance=instance)

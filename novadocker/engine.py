@@ -24,6 +24,9 @@ from novadocker.conf import CONF
 API_VERSION = '1.41'
 
 LABEL_INSTANCE = 'org.openstack.nova.instance-uuid'
+# On an instance's sandbox (sandbox module) instead of LABEL_INSTANCE, so
+# that listing the instances does not count it.
+LABEL_SANDBOX = 'org.openstack.nova.sandbox-of'
 LABEL_HOST = 'org.openstack.nova.host'
 LABEL_PROJECT = 'org.openstack.nova.project-id'
 LABEL_USER = 'org.openstack.nova.user-id'
@@ -58,6 +61,10 @@ class EngineRefused(EngineError):
 
 def container_name(instance):
     return 'nova-%s' % instance.uuid
+
+
+def sandbox_name(instance):
+    return 'nova-%s-sandbox' % instance.uuid
 
 
 def _engine_reason(error):
@@ -130,17 +137,19 @@ class Engine(object):
         with translated_errors('report its host information'):
             return self.client.info()
 
-    def find(self, instance):
-        """The instance's container, or None when the engine has none."""
-        with translated_errors('inspect %s' % container_name(instance)):
+    def _find(self, name, label, instance):
+        with translated_errors('inspect %s' % name):
             try:
-                container = self.client.containers.get(
-                    container_name(instance))
+                container = self.client.containers.get(name)
             except docker_errors.NotFound:
                 return None
-        if container.labels.get(LABEL_INSTANCE) != instance.uuid:
+        if container.labels.get(label) != instance.uuid:
             return None
         return container
+
+    def find(self, instance):
+        """The instance's container, or None when the engine has none."""
+        return self._find(container_name(instance), LABEL_INSTANCE, instance)
 
     def get(self, instance):
         """The instance's container; InstanceNotFound when there is none."""
@@ -149,15 +158,18 @@ class Engine(object):
             raise exception.InstanceNotFound(instance_id=instance.uuid)
         return container
 
+    def find_sandbox(self, instance):
+        """The instance's sandbox, or None when the engine has none."""
+        return self._find(sandbox_name(instance), LABEL_SANDBOX, instance)
+
     def create(self, kwargs):
         """A new container from ``containers.create`` keyword arguments."""
         with translated_errors('create %s' % kwargs['name']):
             return self.client.containers.create(**kwargs)
 
-    def remove(self, instance):
-        """Removes the instance's container and its anonymous volumes, if
+    def remove(self, name):
+        """Removes the container ``name`` and its anonymous volumes, if
         there is one."""
-        name = container_name(instance)
         with translated_errors('remove %s' % name):
             try:
                 self.client.api.remove_container(name, v=True, force=True)
@@ -246,6 +258,13 @@ class Engine(object):
         prefix = repository + ':'
         return [tag[len(prefix):] for image in images for tag in image.tags
                 if tag.startswith(prefix)]
+
+    def import_image(self, data, repository, tag, changes):
+        """``docker import`` of a tar archive held in ``data``, with
+        Dockerfile instructions ``changes`` (CMD, USER, ...)."""
+        with translated_errors('import image %s:%s' % (repository, tag)):
+            self.client.api.import_image_from_data(
+                data, repository=repository, tag=tag, changes=changes)
 
     def load_image(self, data, action):
         """``docker load`` of a stream; the images it held."""

@@ -1,12 +1,13 @@
 """Neutron ports as a container's network interfaces.
 
 A port's host side is the host end of a veth pair, which os-vif plugs into
-the integration bridge exactly as it would a libvirt guest's tap, so the
-Neutron agent wires and firewalls it the same way. The other end is moved
-into the container's network namespace with the port's MAC, addresses,
-MTU and routes. A namespace lives only as long as the container's process,
-and its end of the pair goes with it, so every start plugs the ports
-again.
+the integration bridge exactly as it would a libvirt guest's tap, so that
+Neutron's back end (ovn-controller, or the Open vSwitch agent) wires and
+firewalls it the same way. The other end is moved into the network
+namespace of the instance's sandbox (sandbox module) with the port's MAC,
+addresses, MTU and routes. A namespace lives only as long as the sandbox's
+process, and its end of the pair goes with it: a sandbox started again
+gets its ports plugged again.
 """
 
 import netaddr
@@ -33,8 +34,8 @@ class UnpluggablePort(exception.NovaException):
 
 class UnsupportedVIFType(UnpluggablePort):
     msg_fmt = _('Port %(port)s has VIF type "%(vif_type)s"; the Docker '
-                'driver plugs only "ovs" ports (Neutron ML2 with the '
-                'openvswitch mechanism driver and its agent on this host).')
+                'driver plugs only "ovs" ports (Neutron ML2 with the ovn '
+                'or the openvswitch mechanism driver, serving this host).')
 
 
 class HybridPlugPort(UnpluggablePort):
@@ -128,13 +129,13 @@ def neutron_events(network_info):
 
 
 def plug(instance, vif, pid):
-    """Plugs the port and gives the container process ``pid`` its end.
+    """Plugs the port and gives the sandbox process ``pid`` its end.
 
-    What a previous start left is removed first (os-vif deletes the OVS
+    What an earlier sandbox left is removed first (os-vif deletes the OVS
     port and the host end, and with it the pair): the port's interface went
     with the old namespace, ovs-vswitchd does not open a new device of the
-    same name for an unchanged port, and a new port is also what makes the
-    agent wire it again.
+    same name for an unchanged port, and a new port is also what makes
+    Neutron's back end wire it again.
     """
     vif_obj = _osvif(vif)
     instance_info = os_vif_util.nova_to_osvif_instance(instance)
@@ -155,14 +156,15 @@ def plug(instance, vif, pid):
 
 
 def plug_all(instance, network_info, pid):
-    for vif in network_info:
+    for vif in network_info or []:
         plug(instance, vif, pid)
 
 
 def ensure_plugged(instance, network_info, pid):
-    """Plugs the ports whose veth is gone, as after nova-compute restarts;
-    the plugged ones are left alone."""
-    for vif in network_info:
+    """Plugs the ports whose veth is gone (a port attached while the
+    sandbox was stopped, or one whose plugging failed); the plugged ones
+    are left alone."""
+    for vif in network_info or []:
         if not netns.link_exists(_osvif(vif).vif_name):
             plug(instance, vif, pid)
 

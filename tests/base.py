@@ -139,11 +139,16 @@ def remove_engine_image(client, image_id):
         pass
 
 
+def instance_containers(client, uuid):
+    """The names of the instance's containers: its workload and its
+    sandbox."""
+    return sorted(c.name for c in client.containers.list(
+        all=True, filters={'name': 'nova-' + uuid}))
+
+
 def remove_instance_containers(client, uuid):
-    for c in client.containers.list(
-            all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
-                                                   uuid)}):
-        c.remove(force=True, v=True)
+    for name in instance_containers(client, uuid):
+        client.api.remove_container(name, force=True, v=True)
 
 
 class _EngineProxy(object):

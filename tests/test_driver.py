@@ -70,9 +70,8 @@ class DockerDriverTestCase(test.TestCase):
                           instance=instance)
         self.assertEqual([], os.listdir(
             os.path.join(engine.CONF.docker.data_dir, 'keys')))
-        self.assertEqual([], self.client.containers.list(
-            all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
-                                                   instance.uuid)}))
+        self.assertEqual(
+            [], base.instance_containers(self.client, instance.uuid))
 
     def test_hybrid_plug_port_refuses_the_boot_naming_the_option(self):
         error = self.assertRaises(
@@ -92,7 +91,7 @@ class DockerDriverTestCase(test.TestCase):
         error = self.assertRaises(
             exception.VirtualInterfacePlugException, self.driver.plug_vifs,
             instance, network_model.NetworkInfo([HYBRID_PORT]))
-        self.assertIn('nova-%s' % instance.uuid, str(error))
+        self.assertIn('nova-%s-sandbox' % instance.uuid, str(error))
         self.assertIn('firewall_driver', str(error))
 
     def test_ports_of_a_missing_container_are_not_plugged(self):

@@ -88,10 +88,8 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         return self.client.containers.get('nova-%s' % server['id'])
 
     def _assert_no_container(self, server):
-        left = self.client.containers.list(
-            all=True, filters={'label': '%s=%s' % (engine.LABEL_INSTANCE,
-                                                   server['id'])})
-        self.assertEqual([], left)
+        self.assertEqual(
+            [], base.instance_containers(self.client, server['id']))
 
     @staticmethod
     def _key_dirs():
@@ -121,16 +119,57 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.assertEqual(2 * 1024, host_config['CpuShares'])
         self.assertEqual(50000, host_config['CpuQuota'])
         self.assertEqual(100000, host_config['CpuPeriod'])
-        self.assertEqual('none', host_config['NetworkMode'])
         self.assertFalse(host_config['Privileged'])
         self.assertEqual(2048, host_config['PidsLimit'])
         config = container.attrs['Config']
-        self.assertEqual(server['OS-EXT-SRV-ATTR:hostname'],
-                         config['Hostname'])
         self.assertIn('GREETING=hello', config['Env'])
         self.assertEqual(base.LONG_RUNNING_CMD, config['Cmd'])
         self.assertEqual('glance:%s' % self.image_id, config['Image'])
         self.assertEqual('hello\n', self._exec(server, 'echo $GREETING'))
+        self.assertEqual(server['OS-EXT-SRV-ATTR:hostname'] + '\n',
+                         self._exec(server, 'hostname'))
+
+    def _sandbox(self, server):
+        return self.client.containers.get('nova-%s-sandbox' % server['id'])
+
+    def test_sandbox_holds_the_network_namespace_unprivileged(self):
+        server = self._boot()
+        sandbox = self._sandbox(server)
+        self.assertEqual('running', sandbox.status)
+        self.assertEqual('container:' + sandbox.id, self._container(
+            server).attrs['HostConfig']['NetworkMode'])
+        host_config = sandbox.attrs['HostConfig']
+        self.assertEqual('none', host_config['NetworkMode'])
+        self.assertEqual(['ALL'], host_config['CapDrop'])
+        self.assertFalse(host_config['Privileged'])
+        self.assertTrue(host_config['ReadonlyRootfs'])
+        self.assertEqual(['no-new-privileges'], host_config['SecurityOpt'])
+        self.assertEqual(8 * units.Mi, host_config['Memory'])
+        self.assertEqual('65534:65534', sandbox.attrs['Config']['User'])
+        # One instance for Nova: the sandbox is not listed.
+        self.assertEqual([server['id']],
+                         self.compute.driver.list_instance_uuids())
+        workload_net = self._exec(server, 'readlink /proc/self/ns/net')
+        sandbox_pid = sandbox.attrs['State']['Pid']
+        self.assertEqual(os.readlink('/proc/%d/ns/net' % sandbox_pid),
+                         workload_net.strip())
+
+        # Power actions act on the workload; the namespace stays.
+        self.api.post_server_action(server['id'], {'os-stop': None})
+        self._wait_for_state_change(server, 'SHUTOFF')
+        self.assertEqual('running', self._sandbox(server).status)
+        self.api.post_server_action(server['id'], {'os-start': None})
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.api.post_server_action(server['id'],
+                                    {'reboot': {'type': 'HARD'}})
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual(workload_net,
+                         self._exec(server, 'readlink /proc/self/ns/net'))
+        self.assertEqual(sandbox_pid,
+                         self._sandbox(server).attrs['State']['Pid'])
+
+        self._delete_server(server)
+        self._assert_no_container(server)
 
     def test_fqdn_longer_than_a_kernel_hostname_boots(self):
         # A kernel hostname holds 64 bytes; since 2.94 the API accepts an
