@@ -4,7 +4,9 @@ Every function here runs in the privileged daemon and takes plain values,
 since its arguments cross the privsep channel.
 """
 
+import contextlib
 import errno
+import os
 import socket
 
 from pyroute2 import IPRoute
@@ -19,8 +21,21 @@ from novadocker import privsep
 _IFA_F_NODAD = 0x02
 
 
+@contextlib.contextmanager
 def _namespace(pid):
-    return '/proc/%d/ns/net' % pid
+    """A netlink socket in the network namespace of process ``pid``.
+
+    The namespace is opened here and handed to pyroute2 as a descriptor:
+    given the path of a process of another user (the sandbox runs as
+    nobody), pyroute2 0.9 fails with EACCES in this daemon, while this
+    open succeeds.
+    """
+    fd = os.open('/proc/%d/ns/net' % pid, os.O_RDONLY)
+    try:
+        with NetNS(fd) as ns:
+            yield ns
+    finally:
+        os.close(fd)
 
 
 def _index(ipr, ifname):
@@ -61,7 +76,7 @@ def move_into_container(container_end, pid, mac, mtu, addresses, routes):
     """
     with IPRoute() as ipr:
         ipr.link('set', index=_index(ipr, container_end), net_ns_pid=pid)
-    with NetNS(_namespace(pid)) as ns:
+    with _namespace(pid) as ns:
         index = _index(ns, container_end)
         taken = {link.get_attr('IFLA_IFNAME') for link in ns.get_links()}
         ifname = next('eth%d' % n for n in range(len(taken) + 1)

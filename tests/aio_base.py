@@ -59,6 +59,9 @@ class AllInOneBase(testtools.TestCase):
     def _container(self, server):
         return self.docker.containers.get('nova-' + server.id)
 
+    def _sandbox(self, server):
+        return self.docker.containers.get('nova-%s-sandbox' % server.id)
+
     def _wait_status(self, server, status, conn=None):
         """Until the API shows ``status`` with no task under way (the SDK's
         own wait trusts the status of the object it is given)."""

@@ -138,15 +138,17 @@ class NetworkTestCase(aio_base.AllInOneBase):
                                                   ' after ' + name)
 
     def test_ports_come_back_when_compute_restarts_after_host_reboot(self):
-        # As after a host reboot: nova-compute is down while the container's
-        # process (and so its namespace and its veths) goes away; when
-        # nova-compute starts, resume_guests_state_on_host_boot restarts it.
+        # As after a host reboot: nova-compute is down while the sandbox's
+        # and the workload's processes (and so the namespace and its
+        # veths) go away; when nova-compute starts,
+        # resume_guests_state_on_host_boot starts them again.
         server = self._boot_on('e2e-net-host-reboot')
         client = self._boot_on('e2e-net-host-reboot-client')
         compute = services.process(self.layout, 'nova-compute')
         processes.stop(self.layout, compute)
         try:
             self._container(server).kill()
+            self._sandbox(server).kill()
         finally:
             processes.start(self.layout, compute)
 
@@ -258,9 +260,9 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self.assertNotIn(tap, self._ovs_ports())
 
     def test_port_never_plugged_fails_the_boot_and_leaves_nothing(self):
-        # With its OVS agent down, Neutron never reports the port up, and
-        # Nova gives up after vif_plugging_timeout.
-        agent = services.process(self.layout, 'neutron-openvswitch-agent')
+        # With ovn-controller down, no one claims the port, Neutron never
+        # reports it up, and Nova gives up after vif_plugging_timeout.
+        agent = services.process(self.layout, 'ovn-controller')
         processes.stop(self.layout, agent)
         self.addCleanup(self._restart_agent, agent)
         port = self.conn.network.create_port(network_id=self.private.id)
@@ -284,7 +286,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self.assertNotIn(tap, self._ovs_ports())
 
     def _restart_agent(self, agent):
-        """Starts the agent and waits until it has reported alive."""
+        """Starts the agent and waits until it is ready."""
         processes.start(self.layout, agent)
         processes.wait(self.layout, agent)
 

@@ -11,6 +11,7 @@ from aio.services import mariadb
 from aio.services import neutron
 from aio.services import nova
 from aio.services import openvswitch
+from aio.services import ovn
 from aio.services import placement
 from aio.services import rabbitmq
 
@@ -18,6 +19,7 @@ ALL = (
     mariadb.MariaDB,
     rabbitmq.RabbitMQ,
     openvswitch.OpenvSwitch,
+    ovn.OVN,
     keystone.Keystone,
     placement.Placement,
     glance.Glance,

@@ -143,14 +143,12 @@ class Nova(service.Service):
             console_script('nova-scheduler'),
             # After the conductor, which nova-compute otherwise waits for
             # and retries only every 10 s; after Placement, where it
-            # records its resources at start; after Neutron's API and RPC
-            # server (the scheduler and conductor keep both cores busy
-            # until then anyway).
+            # records its resources at start; after OVN, which creates
+            # the integration bridge, and Neutron's API.
             console_script(
                 'nova-compute',
                 env=openvswitch.client_env(self.layout),
-                after=('nova-conductor', 'placement', 'openvswitch',
-                       'neutron-api', 'neutron-rpc')),
+                after=('nova-conductor', 'placement', 'ovn', 'neutron-api')),
         ]
 
     def started(self):

@@ -1,8 +1,8 @@
 """Open vSwitch (Debian's) on the userspace datapath (``netdev``: there is
-no kernel module), with the integration bridge Neutron's agents use.
+no kernel module); ovn-controller programs its bridges.
 
-Its daemons, and every client (ovs-vsctl, the agents and their privsep
-daemons, nova-compute's os-vif), find it through OVS_RUNDIR instead of the
+Its daemons, and every client (ovs-vsctl, ovn-controller, nova-compute's
+os-vif and its privsep daemon), find it through OVS_RUNDIR instead of the
 system's /var/run/openvswitch.
 """
 
@@ -29,8 +29,7 @@ def ovsdb_connection(layout):
 
 def client_env(layout):
     """Points a process at this all-in-one's switch, with the venv's
-    commands first (the agents start privsep-helper and Neutron's own
-    tools by name)."""
+    commands first (nova-compute starts privsep-helper by name)."""
     return {'OVS_RUNDIR': rundir(layout),
             'OVS_DBDIR': layout.data('openvswitch'),
             'OVS_LOGDIR': os.path.join(layout.state, 'log'),
@@ -73,8 +72,6 @@ class OpenvSwitch(service.Service):
             service.Process('ovsdb-server', [
                 '/usr/sbin/ovsdb-server', self.data('conf.db'),
                 '--remote=punix:' + database,
-                # The OVS agent adds its ovsdb_connection as a Manager row.
-                '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
                 '--unixctl=' + os.path.join(run, 'ovsdb-server.ctl'),
             ], service.unix_socket_answers(database), env,
                 prepare=self._create_database, timeout=10),
@@ -84,17 +81,9 @@ class OpenvSwitch(service.Service):
             ], service.unix_socket_answers(vswitchd_control), env,
                 after=('ovsdb-server',), prepare=self._enable_tso,
                 timeout=10,
-                # On SIGTERM the bridges' tap devices (br-int, br-tun) and
+                # On SIGTERM the bridges' tap devices (br-int, br-ex) and
                 # the datapath's stay in the kernel; --cleanup removes
                 # them.
                 stop_argv=['ovs-appctl', '--timeout=5', '-t',
                            vswitchd_control, 'exit', '--cleanup']),
         ]
-
-    def started(self):
-        """The integration bridge, before the agents start: the DHCP agent
-        plugs into a bridge the OVS agent would create only later.
-        Returns once ovs-vswitchd has created it."""
-        vsctl(self.layout, '--may-exist', 'add-br', INTEGRATION_BRIDGE,
-              '--', 'set', 'Bridge', INTEGRATION_BRIDGE,
-              'datapath_type=netdev')

@@ -1,0 +1,168 @@
+"""OVN (Debian's): the northbound and southbound databases, ovn-northd, and
+ovn-controller making this host a chassis that also hosts routers'
+gateways; the provider bridge of the external network, and the namespace
+that plays the world outside it.
+
+The outside world is the namespace ``aio-outside``: it holds the external
+subnet's gateway address on a veth into the provider bridge, so that it,
+and nothing in the host's own namespace, can reach floating IPs.
+"""
+
+import os
+import subprocess
+
+from aio import service
+from aio.services import openvswitch
+
+NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
+SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
+# The external network's physical network, and its bridge.
+PHYSICAL_NETWORK = 'public'
+PROVIDER_BRIDGE = 'br-ex'
+OUTSIDE_NAMESPACE = 'aio-outside'
+# The host end, on the provider bridge; its peer is eth0 in the namespace.
+OUTSIDE_LINK = 'aio-outside-br'
+EXTERNAL_CIDR = '172.24.4.0/24'
+OUTSIDE_ADDRESS = '172.24.4.1'
+
+
+def rundir(layout):
+    return os.path.join(layout.state, 'run', 'ovn')
+
+
+def nb_connection(layout):
+    return 'unix:' + os.path.join(rundir(layout), 'ovnnb_db.sock')
+
+
+def sb_connection(layout):
+    return 'unix:' + os.path.join(rundir(layout), 'ovnsb_db.sock')
+
+
+def client_env(layout):
+    """ovn-controller, which has no --unixctl option in 23.03, puts its
+    control socket in OVN_RUNDIR."""
+    return dict(openvswitch.client_env(layout), OVN_RUNDIR=rundir(layout))
+
+
+def _run(*argv):
+    return subprocess.run(argv, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def _chassis_registered(layout):
+    """Whether ovn-controller has registered this host as a chassis in the
+    southbound database (Neutron lists it as an agent from then on)."""
+    return layout.compute_host in _run(
+        'ovn-sbctl', '--db=' + sb_connection(layout), '--timeout=5',
+        '--bare', '--columns=name', 'find', 'Chassis',
+        'name=' + layout.compute_host).split()
+
+
+def outside_exists():
+    return os.path.exists(os.path.join('/run/netns', OUTSIDE_NAMESPACE))
+
+
+def in_outside(*argv):
+    """Runs a command in the outside world's namespace."""
+    return _run('ip', 'netns', 'exec', OUTSIDE_NAMESPACE, *argv)
+
+
+class OVN(service.Service):
+    name = 'ovn'
+    after = ('openvswitch',)
+
+    def _database(self, name, schema, socket):
+        def create():
+            os.makedirs(rundir(self.layout), exist_ok=True)
+            path = self.data(name + '.db')
+            if not os.path.exists(path):
+                os.makedirs(self.data(), exist_ok=True)
+                _run('ovsdb-tool', 'create', path, schema)
+        run = rundir(self.layout)
+        return service.Process(
+            'ovn-%s-db' % name, [
+                '/usr/sbin/ovsdb-server', self.data(name + '.db'),
+                '--remote=punix:' + os.path.join(run, socket),
+                '--unixctl=' + os.path.join(run, 'ovn%s_db.ctl' % name),
+            ], service.unix_socket_answers(os.path.join(run, socket)),
+            client_env(self.layout), prepare=create, timeout=10)
+
+    def _configure_chassis(self):
+        """This host as a chassis: its name, as Nova and Neutron know the
+        compute host; the integration bridge on the userspace datapath;
+        the external network's bridge; and a gateway for routers (without
+        a gateway chassis, SNAT and floating IPs do nothing)."""
+        layout = self.layout
+        openvswitch.vsctl(
+            layout, '--may-exist', 'add-br', PROVIDER_BRIDGE,
+            '--', 'set', 'Bridge', PROVIDER_BRIDGE, 'datapath_type=netdev',
+            '--', 'set', 'Open_vSwitch', '.',
+            'external_ids:system-id=' + layout.compute_host,
+            'external_ids:hostname=' + layout.compute_host,
+            'external_ids:ovn-remote=' + sb_connection(layout),
+            'external_ids:ovn-encap-type=geneve',
+            # One chassis: no tunnel to any peer.
+            'external_ids:ovn-encap-ip=127.0.0.1',
+            'external_ids:ovn-bridge=' + openvswitch.INTEGRATION_BRIDGE,
+            'external_ids:ovn-bridge-datapath-type=netdev',
+            'external_ids:ovn-bridge-mappings=%s:%s' % (PHYSICAL_NETWORK,
+                                                       PROVIDER_BRIDGE),
+            'external_ids:ovn-cms-options=enable-chassis-as-gw')
+
+    def _initialize_databases(self):
+        _run('ovn-nbctl', '--db=' + nb_connection(self.layout), '--no-wait',
+             'init')
+        _run('ovn-sbctl', '--db=' + sb_connection(self.layout), 'init')
+
+    def processes(self):
+        layout = self.layout
+        run = rundir(layout)
+        env = client_env(layout)
+        northd_control = os.path.join(run, 'ovn-northd.ctl')
+        return [
+            self._database('nb', NB_SCHEMA, 'ovnnb_db.sock'),
+            self._database('sb', SB_SCHEMA, 'ovnsb_db.sock'),
+            service.Process('ovn-northd', [
+                '/usr/bin/ovn-northd',
+                '--ovnnb-db=' + nb_connection(layout),
+                '--ovnsb-db=' + sb_connection(layout),
+                '--unixctl=' + northd_control,
+            ], service.unix_socket_answers(northd_control), env,
+                after=('ovn-nb-db', 'ovn-sb-db'),
+                prepare=self._initialize_databases, timeout=10),
+            service.Process('ovn-controller', [
+                '/usr/bin/ovn-controller',
+                openvswitch.ovsdb_connection(layout),
+            ], service.Check(
+                'has registered chassis %s in the southbound database' %
+                layout.compute_host,
+                lambda: _chassis_registered(layout)), env,
+                after=('ovn-sb-db',), prepare=self._configure_chassis,
+                timeout=30),
+        ]
+
+    def started(self):
+        """The outside world: a namespace holding the external subnet's
+        gateway address on a veth into the provider bridge. The host's
+        end has no address (IPv6 off, so not even a link-local one)."""
+        if outside_exists():
+            return
+        _run('ip', 'netns', 'add', OUTSIDE_NAMESPACE)
+        _run('ip', 'link', 'add', OUTSIDE_LINK, 'type', 'veth', 'peer',
+             'name', 'eth0', 'netns', OUTSIDE_NAMESPACE)
+        _run('sysctl', '-q', '-w',
+             'net.ipv6.conf.%s.disable_ipv6=1' % OUTSIDE_LINK)
+        _run('ip', 'link', 'set', OUTSIDE_LINK, 'up')
+        openvswitch.vsctl(self.layout, '--may-exist', 'add-port',
+                          PROVIDER_BRIDGE, OUTSIDE_LINK)
+        in_outside('ip', 'link', 'set', 'lo', 'up')
+        in_outside('ip', 'address', 'add', '%s/%s' % (
+            OUTSIDE_ADDRESS, EXTERNAL_CIDR.split('/')[1]), 'dev', 'eth0')
+        in_outside('ip', 'link', 'set', 'eth0', 'up')
+
+    def stopped(self):
+        """Removes the outside world's namespace, and with it the veth."""
+        if not outside_exists():
+            return []
+        _run('ip', 'netns', 'delete', OUTSIDE_NAMESPACE)
+        return ['namespace ' + OUTSIDE_NAMESPACE]
