@@ -11,16 +11,28 @@ from aio import commands
 from aio import sample_image
 from aio.layout import REGION
 from aio.services import keystone
+from aio.services import ovn
 
 IMAGE_NAME = 'busybox'
 SERVER_NAME = 'demo'
 NETWORK_NAME = 'private'
-# Served by the DHCP agent's dnsmasq, IPv6 addresses too (there is no
-# router to send advertisements).
+# Served by OVN's native DHCP, IPv6 addresses too (the router has no IPv6
+# interface to send advertisements from).
 SUBNETS = (
     ('private-v4', '10.0.0.0/24', {'ip_version': 4}),
     ('private-v6', 'fd00:10::/64', {'ip_version': 6,
                                     'ipv6_address_mode': 'dhcpv6-stateful'}),
+)
+# DevStack's names and addresses: the external network, on the provider
+# bridge, whose gateway address the outside world (ovn module) holds.
+PUBLIC_NETWORK = 'public'
+PUBLIC_SUBNET = 'public-subnet'
+ROUTER_NAME = 'router1'
+# What the demo server lets in: its page, and ping.
+WEB_GROUP = 'web'
+WEB_RULES = (
+    {'protocol': 'tcp', 'port_range_min': 80, 'port_range_max': 80},
+    {'protocol': 'icmp'},
 )
 # DevStack's names, so the seeds' commands (--flavor m1.tiny) work as is.
 FLAVORS = (
@@ -113,14 +125,76 @@ def ensure_network(conn):
     return network
 
 
+def ensure_public_network(admin):
+    """The external flat network on the physical network of the provider
+    bridge, as DevStack makes it (no DHCP: only routers' gateways and
+    floating IPs live there)."""
+    network = admin.network.find_network(PUBLIC_NETWORK)
+    if network is None:
+        network = admin.network.create_network(
+            name=PUBLIC_NETWORK, is_router_external=True,
+            provider_network_type='flat',
+            provider_physical_network=ovn.PHYSICAL_NETWORK)
+    if not admin.network.find_subnet(PUBLIC_SUBNET):
+        admin.network.create_subnet(
+            network_id=network.id, name=PUBLIC_SUBNET, ip_version=4,
+            cidr=ovn.EXTERNAL_CIDR, gateway_ip=ovn.OUTSIDE_ADDRESS,
+            is_dhcp_enabled=False)
+    return network
+
+
+def ensure_router(conn, public, network):
+    """The demo project's router: gateway on the external network (SNAT),
+    interface on the private IPv4 subnet."""
+    router = conn.network.find_router(ROUTER_NAME)
+    if router is None:
+        router = conn.network.create_router(
+            name=ROUTER_NAME,
+            external_gateway_info={'network_id': public.id})
+    subnet = conn.network.find_subnet(SUBNETS[0][0],
+                                      network_id=network.id)
+    if not list(conn.network.ports(device_id=router.id,
+                                   network_id=network.id)):
+        conn.network.add_interface_to_router(router, subnet_id=subnet.id)
+    return router
+
+
+def ensure_web_group(conn):
+    group = conn.network.find_security_group(WEB_GROUP)
+    if group is None:
+        group = conn.network.create_security_group(
+            name=WEB_GROUP, description='HTTP and ping from anywhere')
+        for rule in WEB_RULES:
+            conn.network.create_security_group_rule(
+                security_group_id=group.id, direction='ingress',
+                ethertype='IPv4', remote_ip_prefix='0.0.0.0/0', **rule)
+    return group
+
+
 def ensure_server(layout, conn):
-    """Boots the demo server as the demo user unless it exists."""
-    if conn.compute.find_server(SERVER_NAME):
-        return False
+    """Boots the demo server as the demo user; one left in ERROR by an
+    earlier run is replaced."""
+    server = conn.compute.find_server(SERVER_NAME)
+    if server and server.status != 'ERROR':
+        return server
+    if server:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server)
     openstack_cli(layout, 'aio', 'server', 'create', '--image', IMAGE_NAME,
                   '--flavor', 'm1.tiny', '--nic', 'net-id=' + NETWORK_NAME,
-                  '--wait', SERVER_NAME)
-    return True
+                  '--security-group', 'default', '--security-group',
+                  WEB_GROUP, '--wait', SERVER_NAME)
+    return conn.compute.find_server(SERVER_NAME)
+
+
+def ensure_floating_ip(conn, public, server):
+    """The demo server's floating IP address."""
+    port = next(conn.network.ports(device_id=server.id))
+    for fip in conn.network.ips(port_id=port.id):
+        return fip.floating_ip_address
+    fip = conn.network.create_ip(floating_network_id=public.id,
+                                 port_id=port.id)
+    return fip.floating_ip_address
 
 
 def run(layout):
@@ -135,23 +209,39 @@ def run(layout):
         admin = cloud(layout, 'aio-admin')
         ensure_flavors(admin)
         ensure_image(layout, admin)
+    with commands.stage('The external network %s (%s, gateway %s held by '
+                        'namespace %s)' % (
+                            PUBLIC_NETWORK, ovn.EXTERNAL_CIDR,
+                            ovn.OUTSIDE_ADDRESS, ovn.OUTSIDE_NAMESPACE)):
+        public = ensure_public_network(admin)
     demo_user = cloud(layout, 'aio')
-    with commands.stage('The demo project\'s network %s (subnets %s; no '
-                        'router)' % (NETWORK_NAME, ', '.join(
-                            '%s %s' % (name, cidr)
-                            for name, cidr, _ in SUBNETS))):
-        ensure_network(demo_user)
+    with commands.stage('The demo project\'s network %s (subnets %s), '
+                        'router %s to %s, security group %s (HTTP, ping)' % (
+                            NETWORK_NAME, ', '.join(
+                                '%s %s' % (name, cidr)
+                                for name, cidr, _ in SUBNETS),
+                            ROUTER_NAME, PUBLIC_NETWORK, WEB_GROUP)):
+        network = ensure_network(demo_user)
+        ensure_router(demo_user, public, network)
+        ensure_web_group(demo_user)
     with commands.stage('Booting the demo server (openstack server create '
-                        '--image %s --flavor m1.tiny --nic net-id=%s %s)' % (
-                            IMAGE_NAME, NETWORK_NAME, SERVER_NAME)):
-        ensure_server(layout, demo_user)
+                        '--image %s --flavor m1.tiny --nic net-id=%s '
+                        '--security-group default --security-group %s %s) '
+                        'with a floating IP' % (
+                            IMAGE_NAME, NETWORK_NAME, WEB_GROUP,
+                            SERVER_NAME)):
+        server = ensure_server(layout, demo_user)
+        address = ensure_floating_ip(demo_user, public, server)
     print()
     print('$ OS_CLOUD=aio openstack server list')
     print(openstack_cli(layout, 'aio', 'server', 'list').stdout, end='')
-    server = demo_user.compute.find_server(SERVER_NAME)
     print('$ docker ps --filter name=nova-%s' % server.id)
     print(subprocess.run(['docker', 'ps', '--filter', 'name=nova-' + server.id],
                          capture_output=True, text=True).stdout, end='')
+    print()
+    print('Its page, fetched from the outside world (the namespace %s):\n'
+          '  ip netns exec %s busybox wget -qO- http://%s/' % (
+              ovn.OUTSIDE_NAMESPACE, ovn.OUTSIDE_NAMESPACE, address))
     print()
     print('To use it:\n  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=aio   '
           '# or aio-admin\n  %s server list' % (

@@ -1,16 +1,23 @@
 """Neutron ports in containers, end to end against the running all-in-one.
 
-Traffic goes only between containers of the all-in-one's own networks.
+Traffic goes only between containers of the all-in-one's own networks and
+the all-in-one's outside world (the namespace aio-outside).
 """
 
 import ipaddress
+import json
+import os
 import re
 import subprocess
 
+import fixtures
+
 from aio import demo
 from aio import processes
+from aio import sample_image
 from aio import services
 from aio.services import openvswitch
+from aio.services import ovn
 from tests import aio_base
 
 # How long a change in the switch (a plugged port, a security group rule)
@@ -125,17 +132,27 @@ class NetworkTestCase(aio_base.AllInOneBase):
             ('suspend', lambda: compute.suspend_server(server), 'SUSPENDED'),
             ('resume', lambda: compute.resume_server(server), 'ACTIVE'),
         ]
+        veth = self._host_veth(server)
         for name, action, status in actions:
             started = self._started_at(server)
             action()
             if name.endswith('reboot'):
                 self._wait_restarted(server, started)
             self._wait_status(server, status)
+            # The ports stay plugged in the sandbox: no re-plug.
+            self.assertEqual(veth, self._host_veth(server),
+                             'host-side veth after %s' % name)
             if status == 'ACTIVE':
                 self.assertEqual(addresses, self._container_addresses(server),
                                  'addresses after %s' % name)
                 self._assert_serves_both_families(client, server,
                                                   ' after ' + name)
+
+    def _host_veth(self, server):
+        """(name, interface index) of the host end of the server's port."""
+        tap = 'tap' + self._ports(server)[0].id[:11]
+        with open('/sys/class/net/%s/ifindex' % tap) as f:
+            return tap, int(f.read())
 
     def test_ports_come_back_when_compute_restarts_after_host_reboot(self):
         # As after a host reboot: nova-compute is down while the sandbox's
@@ -317,3 +334,115 @@ class NetworkTestCase(aio_base.AllInOneBase):
         client = self._boot_on('e2e-net-isolated-client')
         self._assert_reaches(client, self._fixed_ips(neighbour, 4)[0])
         self.assertNotEqual(0, self._fetch(client, outsider_ip))
+
+    # The outside world
+
+    def _outside(self, *argv, timeout=3):
+        """Runs ``argv`` in the namespace aio-outside, within ``timeout``."""
+        return subprocess.run(
+            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'timeout',
+             str(timeout)] + list(argv), capture_output=True)
+
+    def _fetch_from_outside(self, address):
+        """The page at ``address``, fetched from aio-outside; None when
+        nothing answers."""
+        done = self._outside('busybox', 'wget', '-q', '-O-',
+                             'http://%s/' % address)
+        return done.stdout if done.returncode == 0 else None
+
+    def _web_server(self, name):
+        return self._boot_on(name, security_groups=[
+            {'name': 'default'}, {'name': demo.WEB_GROUP}])
+
+    def test_floating_ip_serves_the_outside_until_removed(self):
+        server = self._web_server('e2e-net-floating')
+        public = self.conn.network.find_network(demo.PUBLIC_NETWORK)
+        fip = self.conn.network.create_ip(
+            floating_network_id=public.id,
+            port_id=self._ports(server)[0].id)
+        self.addCleanup(self.conn.network.delete_ip, fip,
+                        ignore_missing=True)
+        address = fip.floating_ip_address
+        self.assertTrue(self._until(
+            lambda: self._fetch_from_outside(address) is not None,
+            CONVERGE, 0.5), 'no answer from %s in aio-outside' % address)
+        self.assertEqual(sample_image.SAMPLE_PAGE,
+                         self._fetch_from_outside(address))
+        self.conn.network.delete_ip(fip)
+        self.assertTrue(self._until(
+            lambda: self._fetch_from_outside(address) is None,
+            CONVERGE, 0.5), '%s still answers after its removal' % address)
+
+    def test_server_reaches_the_outside_through_the_routers_snat(self):
+        # An httpd in aio-outside tells each client the address it came
+        # from: the router's gateway address, not the server's.
+        root = self.useFixture(fixtures.TempDir()).path
+        os.makedirs(os.path.join(root, 'cgi-bin'))
+        script = os.path.join(root, 'cgi-bin', 'from')
+        with open(script, 'w') as f:
+            f.write('#!/bin/busybox sh\n'
+                    'printf "Content-Type: text/plain\\r\\n\\r\\n"\n'
+                    'echo "$REMOTE_ADDR"\n')
+        os.chmod(script, 0o755)
+        httpd = subprocess.Popen(
+            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'busybox',
+             'httpd', '-f', '-p', '%s:8080' % ovn.OUTSIDE_ADDRESS, '-h',
+             root])
+        self.addCleanup(httpd.wait)
+        self.addCleanup(httpd.terminate)
+        server = self._boot_on('e2e-net-snat')
+        url = 'http://%s:8080/cgi-bin/from' % ovn.OUTSIDE_ADDRESS
+        router = self.conn.network.find_router(demo.ROUTER_NAME)
+        gateway = router.external_gateway_info[
+            'external_fixed_ips'][0]['ip_address']
+
+        def seen_from():
+            done = self._exec(server, 'timeout', '3', 'wget', '-q', '-O-',
+                              url)
+            return done.output.decode().strip() if done.exit_code == 0 \
+                else None
+        self.assertTrue(self._until(lambda: seen_from() is not None,
+                                    CONVERGE, 0.5),
+                        '%s cannot reach %s' % (server.name, url))
+        self.assertEqual(gateway, seen_from())
+
+    def test_server_binding_its_fixed_ip_at_start_serves_at_once(self):
+        # The command exits unless eth0 has its address when it starts.
+        image, _ = self._upload_image('e2e-binds-fixed-ip', [
+            '/bin/sh', '-c',
+            "trap 'exit 0' TERM; "
+            "set -- $(ip -o -4 addr show dev eth0); "
+            "[ -n \"$4\" ] || { echo no address; exit 1; }; "
+            "echo bound > /tmp/index.html; "
+            "httpd -f -p ${4%/*}:80 -h /tmp & wait"])
+        server = self._boot(image, 'e2e-net-binds-fixed-ip',
+                            networks=[{'uuid': self.private.id}])
+        client = self._boot_on('e2e-net-binds-client')
+        address = self._fixed_ips(server, 4)[0]
+        self.assertEqual(0, self._fetch(client, address))
+        self.assertEqual('running', self._container(server).status)
+
+    def test_host_namespace_has_no_address_or_route_on_public(self):
+        public = ipaddress.ip_network(ovn.EXTERNAL_CIDR)
+        addresses = json.loads(subprocess.run(
+            ['ip', '-j', 'address'], check=True, capture_output=True,
+            text=True).stdout)
+        for link in addresses:
+            for info in link.get('addr_info', []):
+                self.assertNotIn(ipaddress.ip_address(info['local']), public,
+                                 link['ifname'])
+        routes = subprocess.run(['ip', '-4', 'route', 'show', 'table', 'all',
+                                 'to', 'match', ovn.OUTSIDE_ADDRESS],
+                                check=True, capture_output=True,
+                                text=True).stdout
+        self.assertNotIn(ovn.EXTERNAL_CIDR, routes)
+        self.assertNotIn(ovn.OUTSIDE_ADDRESS, routes)
+
+    def test_network_agents_are_ovns_only(self):
+        agents = json.loads(demo.openstack_cli(
+            self.layout, 'aio-admin', 'network', 'agent', 'list', '-f',
+            'json').stdout)
+        self.assertEqual(
+            {('OVN Controller Gateway agent', 'ovn-controller',
+              self.layout.compute_host)},
+            {(a['Agent Type'], a['Binary'], a['Host']) for a in agents})
