@@ -10,6 +10,7 @@ import time
 
 from aio import plan as aio_plan
 from aio import processes
+from aio import service
 from aio import services as aio_services
 from aio.layout import HOST
 
@@ -105,11 +106,23 @@ def up(layout, services, then=None):
     return 1
 
 
+def _leftovers(layout, plan):
+    """Processes this all-in-one started that it no longer has (an earlier
+    version's), by the pid files they left."""
+    run = os.path.dirname(layout.pidfile('x'))
+    names = sorted(entry[:-len('.pid')] for entry in os.listdir(run)
+                   if entry.endswith('.pid')) if os.path.isdir(run) else []
+    return [service.Process(name, (), service.is_running())
+            for name in names if name not in plan.processes]
+
+
 def stop(layout, services=None):
     services = services or aio_services.described(layout)
+    plan = aio_plan.Plan(layout, services)
     stopped, removed = [], []
-    aio_plan.run(aio_plan.Plan(layout, services).stop_steps(stopped, removed),
-                 threading.Event())
+    aio_plan.run(plan.stop_steps(stopped, removed), threading.Event())
+    stopped.extend(process.name for process in _leftovers(layout, plan)
+                   if processes.stop(layout, process))
     print('stopped: %s' % (', '.join(stopped) or 'nothing was running'))
     if removed:
         print('removed: %s' % ', '.join(removed))

@@ -163,18 +163,18 @@ class DockerDriver(driver.ComputeDriver):
         containers then stay for the server's delete, and the spawn's
         own failure remains the one reported."""
         try:
-            self._remove(instance)
+            self._remove(instance, network_info)
         except (engine.EngineUnavailable, engine.EngineError) as e:
-            LOG.warning('Could not remove the container of a failed spawn: '
+            LOG.warning('Could not remove the containers of a failed spawn: '
                         '%s', e, instance=instance)
-        vif.unplug_all(instance, network_info)
+            vif.unplug_all(instance, network_info)
         keys.remove(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        self._remove(instance)
+        self._remove(instance, network_info)
         self.cleanup(context, instance, network_info, block_device_info,
-                     destroy_disks=destroy_disks,
+                     destroy_disks=destroy_disks, destroy_vifs=False,
                      destroy_secrets=destroy_secrets)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
@@ -367,10 +367,15 @@ class DockerDriver(driver.ComputeDriver):
         if container_mod.power_state_of(container) == power_state.PAUSED:
             self._engine.unpause(container)
 
-    def _remove(self, instance):
-        """The workload, then the sandbox whose namespace it joined."""
-        for name in (engine.container_name(instance),
-                     engine.sandbox_name(instance)):
-            if not self._engine.remove(name):
-                LOG.debug('No container %s to remove', name,
-                          instance=instance)
+    def _remove(self, instance, network_info):
+        """The workload, its ports, then its sandbox. The ports go while
+        the sandbox holds them: its namespace, and the veths in it, go
+        away some time after the sandbox does, while os-vif would be
+        deleting them."""
+        self._remove_container(engine.container_name(instance), instance)
+        vif.unplug_all(instance, network_info)
+        self._remove_container(engine.sandbox_name(instance), instance)
+
+    def _remove_container(self, name, instance):
+        if not self._engine.remove(name):
+            LOG.debug('No container %s to remove', name, instance=instance)

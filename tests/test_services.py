@@ -22,6 +22,7 @@ from aio import plan as aio_plan
 from aio import processes
 from aio import service
 from aio.services import keystone
+from aio.services import neutron
 
 
 def _free_port():
@@ -134,6 +135,32 @@ class ServiceDescriptionTestCase(testtools.TestCase):
         code, out, _ = self._run(commands.status, described)
         self.assertEqual(3, code)
         self.assertRegex(out, r'pages-httpd +stopped')
+
+    def test_stop_also_stops_what_an_earlier_version_started(self):
+        # A process it started under a name its services no longer have
+        # (as the Neutron agents of the version on ML2/Open vSwitch).
+        self.layout.make_dirs()
+        agent = service.Process('neutron-dhcp-agent',
+                                ['sleep', '3600'], service.is_running())
+        pid = processes.start(self.layout, agent)
+        self.addCleanup(processes.stop, self.layout, agent)
+        described = [Pages(self.layout, self.port)]
+        self.assertEqual(0, self._run(commands.up, described)[0])
+        code, out, _ = self._run(commands.stop, described)
+        self.assertIn('stopped: pages-httpd, neutron-dhcp-agent', out)
+        self.assertFalse(os.path.exists('/proc/%d' % pid))
+
+    def test_neutron_made_on_ml2_openvswitch_asks_for_a_wipe(self):
+        neutron_service = neutron.Neutron(self.layout)
+        self.assertEqual([], neutron_service.preflight())
+        os.makedirs(self.layout.data('neutron'))
+        open(self.layout.data('neutron', '.initialized'), 'w').close()
+        problems = neutron_service.preflight()
+        self.assertEqual(1, len(problems))
+        self.assertIn('ML2/Open vSwitch', problems[0])
+        self.assertIn('run "tools/aio wipe"', problems[0])
+        os.makedirs(self.layout.data('ovn'))
+        self.assertEqual([], neutron_service.preflight())
 
     def test_status_shows_a_running_process_that_is_not_ready(self):
         described = [Pages(self.layout, self.port)]

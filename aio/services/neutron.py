@@ -2,8 +2,11 @@
 OVN's routers (SNAT, floating IPs) and its native DHCP; no agents."""
 
 import os
+import signal
+import subprocess
 
 from aio import layout as aio_layout
+from aio import processes
 from aio import service
 from aio.services import keystone
 from aio.services import mariadb
@@ -11,6 +14,28 @@ from aio.services import ovn
 from aio.services import rabbitmq
 
 API_PORT = 9696
+
+
+def _owned_pid(pid_file):
+    """The pid in the DHCP agent's pid file if that process is still the
+    dnsmasq it started (whose command line names the pid file)."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read())
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            owned = ('--pid-file=%s' % pid_file).encode() in f.read()
+    except (OSError, ValueError):
+        return None
+    return pid if owned else None
+
+
+def _stop_dnsmasq(pid_file, timeout=5):
+    pid = _owned_pid(pid_file)
+    if not pid:
+        return
+    os.kill(pid, signal.SIGTERM)
+    if not processes.until(lambda: not _owned_pid(pid_file), timeout, 0.05):
+        os.kill(pid, signal.SIGKILL)
 
 
 class Neutron(service.Service):
@@ -23,9 +48,11 @@ class Neutron(service.Service):
                                 aio_layout.url(API_PORT)),)
 
     def preflight(self):
-        """An all-in-one made by the version on ML2/Open vSwitch: its
-        networks have no OVN counterpart."""
-        if not os.path.isdir(self.data('dhcp')):
+        """An all-in-one made by the version on ML2/Open vSwitch (Neutron
+        set up before OVN ever ran): its networks have no OVN
+        counterpart."""
+        if not os.path.exists(self.data('.initialized')) or \
+                os.path.isdir(self.layout.data('ovn')):
             return []
         return ['%s was made by an earlier version of the all-in-one '
                 '(Neutron on ML2/Open vSwitch with agents; it now uses '
@@ -44,6 +71,8 @@ class Neutron(service.Service):
                 'transport_url': rabbitmq.transport_url(layout),
                 'state_path': self.data(),
                 'api_workers': '1',
+                # OVN serves DHCP: no agent to schedule networks on.
+                'dhcp_agent_notification': 'false',
                 'notify_nova_on_port_status_changes': 'true',
                 'notify_nova_on_port_data_changes': 'true',
                 # Events (network-vif-plugged, which a boot waits for) go
@@ -100,3 +129,21 @@ class Neutron(service.Service):
                 [layout.bin('neutron-ovn-maintenance-worker')] + config,
                 service.is_running(), env, after=('neutron-api',)),
         ]
+
+    def wipe(self):
+        """What the DHCP agent of the version on ML2/Open vSwitch left
+        running: a dnsmasq and a namespace qdhcp-<network id> for each
+        network it served, found by its directories in this state
+        directory (other namespaces are not touched)."""
+        served = self.data('dhcp')
+        if not os.path.isdir(served):
+            return []
+        removed = []
+        for network_id in sorted(os.listdir(served)):
+            _stop_dnsmasq(os.path.join(served, network_id, 'pid'))
+            namespace = 'qdhcp-' + network_id
+            if os.path.exists(os.path.join('/run/netns', namespace)):
+                subprocess.run(['ip', 'netns', 'delete', namespace],
+                               check=True, capture_output=True, text=True)
+                removed.append('namespace ' + namespace)
+        return removed

@@ -145,10 +145,14 @@ class Nova(service.Service):
             # and retries only every 10 s; after Placement, where it
             # records its resources at start; after OVN, which creates
             # the integration bridge, and Neutron's API.
+            # Its RPC servers stop one after the other, each once its idle
+            # poll (which backs off to 5 s) returns: about 11 s. Its
+            # containers do not depend on it.
             console_script(
                 'nova-compute',
                 env=openvswitch.client_env(self.layout),
-                after=('nova-conductor', 'placement', 'ovn', 'neutron-api')),
+                after=('nova-conductor', 'placement', 'ovn', 'neutron-api'),
+                stop_timeout=5),
         ]
 
     def started(self):
