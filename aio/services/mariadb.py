@@ -40,7 +40,11 @@ class MariaDB(service.Service):
             '--bind-address=' + HOST, '--port=%d' % PORT,
             '--pid-file=' + self.data('mariadbd.pid'),
             '--skip-name-resolve', '--performance-schema=OFF',
-            '--innodb-buffer-pool-size=64M', '--max-connections=1000',
+            '--max-connections=1000',
+            # The databases of an all-in-one hold a few MiB: caches sized
+            # for them rather than MariaDB's defaults (128 MiB each).
+            '--innodb-buffer-pool-size=32M',
+            '--aria-pagecache-buffer-size=8M', '--key-buffer-size=8M',
         ], service.port_answers(PORT), prepare=self._create_data_directory)]
 
     def _sql(self, *statements):
