@@ -71,8 +71,9 @@ class Neutron(service.Service):
                 'transport_url': rabbitmq.transport_url(layout),
                 'state_path': self.data(),
                 'api_workers': '1',
-                # OVN serves DHCP: no agent to schedule networks on.
-                'dhcp_agent_notification': 'false',
+                # OVN serves DHCP: no DHCP agent to schedule networks on,
+                # notify, or wait for (provisioning block).
+                'enable_traditional_dhcp': 'false',
                 'notify_nova_on_port_status_changes': 'true',
                 'notify_nova_on_port_data_changes': 'true',
                 # Events (network-vif-plugged, which a boot waits for) go
