@@ -145,6 +145,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.assertTrue(host_config['ReadonlyRootfs'])
         self.assertEqual(['no-new-privileges'], host_config['SecurityOpt'])
         self.assertEqual(8 * units.Mi, host_config['Memory'])
+        self.assertEqual(16, host_config['PidsLimit'])
         self.assertEqual('65534:65534', sandbox.attrs['Config']['User'])
         # One instance for Nova: the sandbox is not listed.
         self.assertEqual([server['id']],

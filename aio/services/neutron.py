@@ -71,6 +71,8 @@ class Neutron(service.Service):
                 'transport_url': rabbitmq.transport_url(layout),
                 'state_path': self.data(),
                 'api_workers': '1',
+                # No agents: nothing to cast router updates to over RPC.
+                'rpc_workers': '0',
                 # OVN serves DHCP: no DHCP agent to schedule networks on,
                 # notify, or wait for (provisioning block).
                 'enable_traditional_dhcp': 'false',
@@ -88,7 +90,7 @@ class Neutron(service.Service):
             'oslo_concurrency': {'lock_path': self.data('locks')},
             'ml2': {
                 'type_drivers': 'flat,geneve',
-                'tenant_network_types': 'geneve',
+                'project_network_types': 'geneve',
                 'mechanism_drivers': 'ovn',
                 'extension_drivers': 'port_security',
             },
