@@ -10,7 +10,7 @@ import sys
 
 HOST = '127.0.0.1'
 REGION = 'RegionOne'
-SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database')
+SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database', 'registry')
 
 
 @dataclasses.dataclass(frozen=True)

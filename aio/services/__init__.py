@@ -14,6 +14,7 @@ from aio.services import openvswitch
 from aio.services import ovn
 from aio.services import placement
 from aio.services import rabbitmq
+from aio.services import registry
 
 ALL = (
     mariadb.MariaDB,
@@ -25,6 +26,7 @@ ALL = (
     glance.Glance,
     neutron.Neutron,
     nova.Nova,
+    registry.Registry,
 )
 
 

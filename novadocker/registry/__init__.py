@@ -1,0 +1,2 @@
+"""The registry side of novadocker: what Docker's own registry (CNCF
+distribution) delegates to OpenStack."""

@@ -1,0 +1,214 @@
+"""The registry's token service: ``docker login`` with Keystone credentials.
+
+Docker's registry (CNCF distribution, ``auth: token``) sends a client
+without a token to this service; the engine asks it, with the user's
+HTTP Basic credentials, for a token granting actions on the repositories
+it names (``scope=repository:demo/web:push,pull``). This service checks the
+credentials against Keystone and signs a JWT that the registry verifies
+with the key's certificate.
+
+A repository is ``<project name>/<name>``: a push needs one of
+``push_roles`` in that project, a pull one of ``pull_roles`` (or a push
+role); a user with one of ``service_roles`` in its own project (Nova's)
+may pull every repository. What is not granted is left out of the token
+and the registry refuses it.
+"""
+
+import base64
+import datetime
+import hashlib
+import secrets
+import threading
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+import jwt
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1.identity import v3
+from keystoneauth1 import session as ks_session
+from oslo_log import log as logging
+import webob
+import webob.dec
+
+LOG = logging.getLogger(__name__)
+
+PUSH, PULL = 'push', 'pull'
+
+
+class Scope:
+    """One item of a token request's scope: ``type:name:actions``."""
+
+    def __init__(self, text):
+        kind, _, rest = text.partition(':')
+        self.name, _, actions = rest.rpartition(':')
+        self.type = kind
+        self.actions = frozenset(a for a in actions.split(',') if a)
+
+    @classmethod
+    def parse_all(cls, values):
+        """Docker sends several ``scope`` parameters, or one with scopes
+        separated by spaces."""
+        return [cls(text) for value in values for text in value.split()]
+
+    @property
+    def project(self):
+        """The Keystone project a repository belongs to, or None for a
+        name without one."""
+        project, slash, rest = self.name.partition('/')
+        return project if slash and project and rest else None
+
+
+def repository_actions(requested, project_roles, own_roles, conf):
+    """The actions granted on one repository: ``project_roles`` are the
+    user's roles in the repository's project, ``own_roles`` in its own."""
+    granted = set()
+    if set(project_roles) & set(conf.push_roles):
+        granted = {PUSH, PULL}
+    elif set(project_roles) & set(conf.pull_roles):
+        granted = {PULL}
+    if set(own_roles) & set(conf.service_roles):
+        granted.add(PULL)
+    return granted & set(requested)
+
+
+class Unauthorized(Exception):
+    """Keystone refused the user name or password."""
+
+
+class KeystoneUnavailable(Exception):
+    pass
+
+
+class Keystone:
+    """Checks credentials with a password authentication; remembers a
+    success for ``credential_cache_seconds``."""
+
+    def __init__(self, conf):
+        self._conf = conf
+        self._session = ks_session.Session()
+        self._cache = {}
+        self._lock = threading.Lock()
+
+    def roles(self, user, password, project=None):
+        """The user's role names in ``project`` (without one: in its
+        default project, none if it has none); None if it has no role
+        there. Raises Unauthorized for wrong credentials."""
+        key = (user, hashlib.sha256(password.encode()).digest(), project)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+        conf = self._conf
+        scope = ({'project_name': project,
+                  'project_domain_name': conf.project_domain_name}
+                 if project else {})
+        auth = v3.Password(auth_url=conf.auth_url, username=user,
+                           password=password,
+                           user_domain_name=conf.user_domain_name, **scope)
+        try:
+            roles = frozenset(auth.get_access(self._session).role_names
+                              or ())
+        except ks_exceptions.Unauthorized:
+            if project is None:
+                raise Unauthorized()
+            return None
+        except (ks_exceptions.ConnectFailure, ks_exceptions.ConnectTimeout,
+                ks_exceptions.ServiceUnavailable) as e:
+            raise KeystoneUnavailable(str(e)) from e
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items()
+                           if v[0] > now}
+            self._cache[key] = (now + conf.credential_cache_seconds, roles)
+        return roles
+
+
+def _error(status, code, message):
+    response = webob.Response(status=status, json_body={
+        'errors': [{'code': code, 'message': message}]})
+    if status == 401:
+        response.www_authenticate = ('Basic', {'realm': 'novadocker'})
+    return response
+
+
+class TokenService:
+    """The WSGI application: ``GET /token``."""
+
+    def __init__(self, conf):
+        self._conf = conf.registry
+        with open(self._conf.signing_key, 'rb') as f:
+            self._key = serialization.load_pem_private_key(f.read(), None)
+        with open(self._conf.signing_certificate, 'rb') as f:
+            certificate = x509.load_pem_x509_certificate(f.read())
+        self._chain = [base64.b64encode(certificate.public_bytes(
+            serialization.Encoding.DER)).decode()]
+        self._keystone = Keystone(self._conf)
+
+    def token(self, subject, access):
+        """A signed token for ``subject`` with ``access`` (what the
+        registry's token auth expects: a single audience, an x5c chain)."""
+        now = int(time.time())
+        claims = {
+            'iss': self._conf.issuer, 'sub': subject,
+            'aud': self._conf.service, 'iat': now, 'nbf': now,
+            'exp': now + self._conf.token_lifetime,
+            'jti': secrets.token_hex(16), 'access': access,
+        }
+        token = jwt.encode(claims, self._key, algorithm='RS256',
+                           headers={'x5c': self._chain})
+        issued = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+        return {'token': token, 'access_token': token,
+                'expires_in': self._conf.token_lifetime,
+                'issued_at': issued.strftime('%Y-%m-%dT%H:%M:%SZ')}
+
+    def access(self, user, password, scopes):
+        own_roles = self._keystone.roles(user, password)
+        access = []
+        for scope in scopes:
+            if scope.type != 'repository' or not scope.project:
+                continue
+            project_roles = self._keystone.roles(user, password,
+                                                 scope.project) or ()
+            actions = repository_actions(scope.actions, project_roles,
+                                         own_roles, self._conf)
+            if actions:
+                access.append({'type': 'repository', 'name': scope.name,
+                                'actions': sorted(actions)})
+            if actions != scope.actions:
+                LOG.info('%s asked %s on %s, granted %s', user,
+                         sorted(scope.actions), scope.name,
+                         sorted(actions) or 'nothing')
+        return access
+
+    @webob.dec.wsgify
+    def __call__(self, request):
+        if request.path_info != '/token':
+            return _error(404, 'NOT_FOUND', 'only /token is served here')
+        if request.method != 'GET':
+            return _error(405, 'UNSUPPORTED', 'ask for a token with GET')
+        if request.authorization is None or \
+                request.authorization.authtype.lower() != 'basic':
+            return _error(401, 'UNAUTHORIZED',
+                          'log in with your OpenStack user name and '
+                          'password: docker login -u <user> <registry>')
+        try:
+            user, _, password = base64.b64decode(
+                request.authorization.params).decode().partition(':')
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, 'UNAUTHORIZED', 'malformed Basic credentials')
+        try:
+            access = self.access(
+                user, password, Scope.parse_all(request.GET.getall('scope')))
+        except Unauthorized:
+            LOG.info('Keystone refused the password of %s', user)
+            return _error(401, 'UNAUTHORIZED',
+                          'Keystone refused user name or password of %s '
+                          '(user domain %s)' % (
+                              user, self._conf.user_domain_name))
+        except KeystoneUnavailable as e:
+            LOG.error('Keystone at %s did not answer: %s',
+                      self._conf.auth_url, e)
+            return _error(503, 'UNAVAILABLE',
+                          'Keystone did not answer; try again later')
+        return webob.Response(json_body=self.token(user, access))

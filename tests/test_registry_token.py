@@ -1,0 +1,108 @@
+"""The registry token service's pure parts, as tables: scopes, the
+actions roles grant, and the token the registry verifies (no Keystone)."""
+
+import base64
+import types
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+import fixtures
+import jwt
+from oslo_config import cfg
+import testtools
+
+from aio import layout as aio_layout
+from aio.services import registry as aio_registry
+from novadocker.registry import conf
+from novadocker.registry import token
+
+
+class ScopeTestCase(testtools.TestCase):
+
+    def test_parse(self):
+        table = [
+            (['repository:demo/web:push,pull'],
+             [('repository', 'demo/web', {'push', 'pull'}, 'demo')]),
+            # A cross-repository mount asks two scopes in one parameter.
+            (['repository:demo/b:push,pull repository:demo/a:pull'],
+             [('repository', 'demo/b', {'push', 'pull'}, 'demo'),
+              ('repository', 'demo/a', {'pull'}, 'demo')]),
+            (['repository:demo/team/web:pull'],
+             [('repository', 'demo/team/web', {'pull'}, 'demo')]),
+            # No project: nothing can be granted.
+            (['repository:web:pull'], [('repository', 'web', {'pull'},
+                                        None)]),
+            (['repository:demo/:pull'], [('repository', 'demo/', {'pull'},
+                                          None)]),
+            (['registry:catalog:*'], [('registry', 'catalog', {'*'}, None)]),
+            ([], []),
+        ]
+        for values, expected in table:
+            self.assertEqual(expected, [
+                (s.type, s.name, set(s.actions), s.project)
+                for s in token.Scope.parse_all(values)], values)
+
+
+class RepositoryActionsTestCase(testtools.TestCase):
+
+    def test_roles(self):
+        options = types.SimpleNamespace(push_roles=['member', 'admin'],
+                                        pull_roles=['reader'],
+                                        service_roles=['service'])
+        both, pull, push = {'push', 'pull'}, {'pull'}, {'push'}
+        table = [
+            # requested, roles in the repository's project, in its own
+            (both, {'member', 'reader'}, {'member'}, both),
+            (both, {'admin'}, set(), both),
+            (both, {'reader'}, {'reader'}, pull),
+            (push, {'reader'}, set(), set()),
+            (pull, {'reader'}, set(), pull),
+            # No role in that project (another project's repository).
+            (both, set(), {'member', 'reader'}, set()),
+            (pull, set(), {'member'}, set()),
+            # Nova's service user: pulls anything, pushes nothing.
+            (both, set(), {'admin', 'service'}, pull),
+            ({'delete'}, {'admin'}, {'admin'}, set()),
+        ]
+        for requested, project_roles, own_roles, expected in table:
+            self.assertEqual(expected, token.repository_actions(
+                requested, project_roles, own_roles, options),
+                (requested, project_roles, own_roles))
+
+
+class TokenTestCase(testtools.TestCase):
+
+    def test_token_verifies_with_the_certificate(self):
+        layout = aio_layout.Layout(
+            '/nonexistent', self.useFixture(fixtures.TempDir()).path)
+        described = aio_registry.Registry(layout)
+        described.initialize()
+        options = cfg.ConfigOpts()
+        options.register_opts(conf.registry_opts, group='registry')
+        options.set_override('signing_key', described.signing_key,
+                             'registry')
+        options.set_override('signing_certificate',
+                             described.signing_certificate, 'registry')
+        options([], default_config_files=[])
+        access = [{'type': 'repository', 'name': 'demo/web',
+                   'actions': ['pull', 'push']}]
+
+        issued = token.TokenService(options).token('demo', access)
+
+        with open(described.signing_certificate, 'rb') as f:
+            certificate = x509.load_pem_x509_certificate(f.read())
+        self.assertEqual(issued['token'], issued['access_token'])
+        self.assertEqual(300, issued['expires_in'])
+        header = jwt.get_unverified_header(issued['token'])
+        self.assertEqual('RS256', header['alg'])
+        self.assertEqual([base64.b64encode(certificate.public_bytes(
+            serialization.Encoding.DER)).decode()], header['x5c'])
+        claims = jwt.decode(issued['token'], certificate.public_key(),
+                            algorithms=['RS256'],
+                            audience='novadocker-registry',
+                            issuer='novadocker-token')
+        self.assertEqual('demo', claims['sub'])
+        self.assertEqual(access, claims['access'])
+        self.assertEqual(300, claims['exp'] - claims['iat'])
+        # The registry (distribution 2.8) decodes only a single audience.
+        self.assertIsInstance(claims['aud'], str)
