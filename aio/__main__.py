@@ -1,4 +1,5 @@
-"""python -m aio [up|stop|wipe|status]: the all-in-one's command line."""
+"""python -m aio [up|stop|wipe|status|registry-gc]: the all-in-one's
+command line."""
 
 import argparse
 import signal
@@ -8,12 +9,14 @@ from aio import commands
 from aio import demo
 from aio import layout as aio_layout
 from aio import services
+from aio.services import registry
 
 
 def main():
     parser = argparse.ArgumentParser(prog='tools/aio', description=__doc__)
     parser.add_argument('command', nargs='?', default='up',
-                        choices=('up', 'stop', 'wipe', 'status'))
+                        choices=('up', 'stop', 'wipe', 'status',
+                                 'registry-gc'))
     args = parser.parse_args()
     layout = aio_layout.Layout.from_environment()
     if args.command == 'status':
@@ -22,6 +25,8 @@ def main():
         return commands.stop(layout)
     if args.command == 'wipe':
         return commands.wipe(layout)
+    if args.command == 'registry-gc':
+        return registry.collect_garbage(layout)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     return commands.up(layout, services.described(layout), demo.run)
 

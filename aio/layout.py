@@ -10,7 +10,8 @@ import sys
 
 HOST = '127.0.0.1'
 REGION = 'RegionOne'
-SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database', 'registry')
+SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database', 'registry',
+           'registry-events')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,6 +57,14 @@ docker_opts = [
                       'exit code and the last lines of output. Raise it for '
                       'images whose process takes longer to fail; every '
                       'spawn waits this long. 0 disables the watch.'),
+    cfg.StrOpt('registry',
+               help='host:port of the registry whose pushes become Glance '
+                    'images (novadocker-registry-sync). Booting such an '
+                    'image pulls it from there by digest, with the booting '
+                    'user\'s token, so the engine fetches only the layers '
+                    'it lacks; on any failure the image is loaded from '
+                    'Glance. Unset: always from Glance. Images naming '
+                    'another registry are always loaded from Glance.'),
     cfg.ListOpt('sandbox_command', default=['/usr/bin/catatonit', '-P'],
                 help='Command of the sandbox container that holds each '
                      'instance\'s network namespace: a statically linked '

@@ -271,6 +271,12 @@ class Engine(object):
         with translated_errors(action):
             return self.client.images.load(data)
 
+    def pull_image(self, repository, digest, auth_config):
+        """``docker pull repository@digest``; the image."""
+        with translated_errors('pull %s@%s' % (repository, digest)):
+            return self.client.images.pull(repository, tag=digest,
+                                           auth_config=auth_config)
+
     @staticmethod
     def tag_image(image, repository, tag):
         with translated_errors('tag image %s:%s' % (repository, tag)):

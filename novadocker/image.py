@@ -26,6 +26,7 @@ from nova.image import glance
 
 from novadocker import conf
 from novadocker import engine as engine_mod
+from novadocker import pull
 
 CONF = conf.CONF
 LOG = logging.getLogger(__name__)
@@ -145,11 +146,31 @@ class ImageStore(object):
             self.mark_used(image_meta.id)
             if self.is_loaded(image_meta.id):
                 return ref
-            loaded = self._load(context, image_meta.id)
+            properties = self._registry_properties(context, image_meta.id)
+            loaded = pull.pulled(self._engine, image_meta.id, properties,
+                                 context.auth_token)
+            from_registry = loaded is not None
+            if not from_registry:
+                loaded = self._load(context, image_meta.id)
             self._engine.tag_image(loaded, REPOSITORY, image_meta.id)
-        LOG.info('Loaded Glance image %(id)s into the engine as %(ref)s',
+            if from_registry:
+                pull.drop_reference(self._engine, properties)
+        LOG.info('Glance image %(id)s is in the engine as %(ref)s',
                  {'id': image_meta.id, 'ref': ref})
         return ref
+
+    def _registry_properties(self, context, image_id):
+        """The image's properties in Glance (Nova's image_meta keeps only
+        those it knows), when boots may pull from a registry."""
+        if not CONF.docker.registry:
+            return {}
+        try:
+            return self._glance.get(context, image_id).get('properties', {})
+        except Exception as e:
+            LOG.warning('Could not read the properties of Glance image '
+                        '%(id)s (%(error)s); loading it from Glance',
+                        {'id': image_id, 'error': e})
+            return {}
 
     def is_loaded(self, image_id):
         return self._engine.has_image(reference(image_id))

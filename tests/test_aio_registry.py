@@ -1,15 +1,24 @@
 """End-to-end: the all-in-one's registry (127.0.0.1:5042) with Keystone
-logins, through the docker command line as a user runs it."""
+logins and its pushes in Glance, through the docker and openstack command
+lines as a user runs them."""
 
+import io
 import os
+import re
 import subprocess
 import uuid
 
+import docker
 import fixtures
+import requests
 
 from aio import demo
+from aio import layout as aio_layout
+from aio import processes
 from aio import sample_image
+from aio import services
 from aio.services import registry
+from novadocker.registry import client
 from tests import aio_base
 
 
@@ -21,10 +30,19 @@ class RegistryTest(aio_base.AllInOneBase):
         self.local = sample_image.import_busybox(
             self.docker, 'novadocker-e2e/' + self.repository, '1',
             ['sleep', '3600'])
-        self.addCleanup(self.docker.images.remove, self.local, force=True)
+        self.addCleanup(self._forget, self.local)
         # docker login keeps credentials in its config directory: one per
         # user, none in the host's.
         self.configs = self.useFixture(fixtures.TempDir()).path
+        self.admin = demo.cloud(self.layout, 'aio-admin')
+        self.pushed = []
+        self.addCleanup(self._remove_glance_images)
+
+    def _forget(self, reference):
+        try:
+            self.docker.images.remove(reference, force=True)
+        except docker.errors.ImageNotFound:
+            pass
 
     def _docker(self, user, *argv, password=None):
         return subprocess.run(
@@ -41,11 +59,56 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual(0, done.returncode, done.stderr)
         self.assertIn('Login Succeeded', done.stdout)
 
-    def _push(self, user, reference):
-        """Tags the test's image as ``reference`` and pushes it."""
-        self.docker.images.get(self.local).tag(reference)
-        self.addCleanup(self.docker.images.remove, reference, force=True)
+    def _push(self, user, reference, source=None):
+        """Tags the test's image (or ``source``) as ``reference`` and pushes
+        it."""
+        self.docker.images.get(source or self.local).tag(reference)
+        self.addCleanup(self._forget, reference)
         return self._docker(user, 'push', reference)
+
+    def _pushed(self, user, reference, source=None):
+        """Pushes and returns the manifest's digest."""
+        pushed = self._push(user, reference, source)
+        self.assertEqual(0, pushed.returncode, pushed.stderr)
+        digest = re.search(r'digest: (sha256:[0-9a-f]{64})',
+                           pushed.stdout).group(1)
+        self.pushed.append((digest, reference.rsplit(':', 1)[1]))
+        return digest
+
+    def _glance_images(self, conn=None, **properties):
+        """Images with these properties, hidden ones too."""
+        conn = conn or self.conn
+        return [image for hidden in ('false', 'true')
+                for image in conn.image.get('/images', params=dict(
+                    properties, os_hidden=hidden)).json()['images']]
+
+    def _in_glance(self, digest, tag='1'):
+        """The active Glance image of a pushed tag, once there."""
+        found = []
+
+        def active():
+            found[:] = [i for i in self._glance_images(
+                self.admin, docker_repository=self._repository('demo'),
+                docker_tag=tag, docker_manifest_digest=digest)
+                if i['status'] == 'active']
+            return found
+        if not self._until(active):
+            self.fail('no active Glance image of %s:%s (%s) after %d s' % (
+                self._repository('demo'), tag, digest, aio_base.WAIT))
+        self.assertEqual(1, len(found), found)
+        return found[0]
+
+    def _remove_glance_images(self):
+        """What the test's pushes made in Glance, once it is there."""
+        for tag, digest in dict((tag, digest)
+                                for digest, tag in self.pushed).items():
+            self._in_glance(digest, tag)
+        for image in self._glance_images(
+                self.admin, docker_repository=self._repository('demo')):
+            self.admin.image.delete_image(image['id'])
+
+    def _repository(self, project):
+        return '%s/%s' % (project, self.repository)
 
     def _reference(self, project, tag='1'):
         return '%s/%s/%s:%s' % (registry.ADDRESS, project, self.repository,
@@ -54,9 +117,7 @@ class RegistryTest(aio_base.AllInOneBase):
     def test_member_pushes_and_pulls_in_its_project(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         reference = self._reference('demo')
-        pushed = self._push('demo', reference)
-        self.assertEqual(0, pushed.returncode, pushed.stderr)
-        self.assertIn('digest: sha256:', pushed.stdout)
+        self._pushed('demo', reference)
         self.docker.images.remove(reference)
         pulled = self._docker('demo', 'pull', reference)
         self.assertEqual(0, pulled.returncode, pulled.stderr)
@@ -82,7 +143,7 @@ class RegistryTest(aio_base.AllInOneBase):
     def test_reader_pulls_but_cannot_push(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         reference = self._reference('demo')
-        self.assertEqual(0, self._push('demo', reference).returncode)
+        self._pushed('demo', reference)
         admin = demo.cloud(self.layout, 'aio-admin')
         name, password = 'e2e-reader-%s' % uuid.uuid4().hex[:6], 'secret'
         project = admin.identity.find_project('demo', domain_id='default')
@@ -104,10 +165,200 @@ class RegistryTest(aio_base.AllInOneBase):
     def test_nova_service_user_pulls_any_project(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         reference = self._reference('demo')
-        self.assertEqual(0, self._push('demo', reference).returncode)
+        self._pushed('demo', reference)
         self.docker.images.remove(reference)
         self._logged_in('nova', self.layout.secrets['service'])
         pulled = self._docker('nova', 'pull', reference)
         self.assertEqual(0, pulled.returncode, pulled.stderr)
         pushed = self._push('nova', self._reference('demo', tag='3'))
         self.assertNotEqual(0, pushed.returncode)
+
+    def test_push_becomes_an_image_of_the_project_in_glance(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        digest = self._pushed('demo', self._reference('demo'))
+        image = self._in_glance(digest)
+        project = self.admin.identity.find_project('demo',
+                                                   domain_id='default')
+        local = self.docker.images.get(self.local)
+        self.assertEqual({
+            'name': 'demo/%s_1' % self.repository,
+            'status': 'active', 'visibility': 'private',
+            'container_format': 'docker', 'disk_format': 'raw',
+            'owner': project.id,
+            'docker_registry': registry.ADDRESS,
+            'docker_repository': self._repository('demo'),
+            'docker_tag': '1',
+            'docker_manifest_digest': digest,
+            'docker_image_id': local.id,
+        }, {key: image.get(key) for key in (
+            'name', 'status', 'visibility', 'container_format',
+            'disk_format', 'owner', 'docker_registry', 'docker_repository',
+            'docker_tag', 'docker_manifest_digest', 'docker_image_id')})
+        listed = demo.openstack_cli(self.layout, 'aio', 'image', 'list',
+                                    '-f', 'value', '-c', 'Name').stdout
+        self.assertIn('demo/%s_1' % self.repository, listed.split())
+        # What Glance holds is an archive docker load accepts.
+        saved = os.path.join(self.configs, 'saved.tar')
+        demo.openstack_cli(self.layout, 'aio', 'image', 'save', '--file',
+                           saved, image['id'])
+        self.docker.images.remove(local.id, force=True)
+        self.addCleanup(self._forget, local.id)
+        loaded = subprocess.run(['docker', 'load', '-i', saved], check=True,
+                                capture_output=True, text=True).stdout
+        self.assertIn('Loaded image ID: %s' % local.id, loaded)
+
+    def test_pushed_image_boots_by_its_name(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        image = self._in_glance(self._pushed('demo', self._reference('demo')))
+        server_id = demo.openstack_cli(
+            self.layout, 'aio', 'server', 'create', '--image',
+            'demo/%s_1' % self.repository, '--flavor', 'm1.tiny', '--nic',
+            'none', '-f', 'value', '-c', 'id', 'e2e-pushed').stdout.strip()
+        server = self.conn.compute.get_server(server_id)
+        self.addCleanup(self._delete, server)
+        server = self._wait_status(server, 'ACTIVE')
+        self.assertEqual(image['id'], server.image.id)
+        container = self._container(server)
+        self.assertEqual('running', container.status)
+        self.assertEqual(['sleep', '3600'], container.attrs['Config']['Cmd'])
+
+    def test_repush_changes_nothing_and_new_content_moves_the_tag(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        first_digest = self._pushed('demo', self._reference('demo'))
+        first = self._in_glance(first_digest)
+        self.assertEqual(first_digest,
+                         self._pushed('demo', self._reference('demo')))
+        # One worker applies the registry's events in order: once the
+        # next push is in Glance, the repeated one has been handled.
+        self._in_glance(self._pushed('demo', self._reference('demo', '2')),
+                        '2')
+        self.assertEqual([first['id']], [i['id'] for i in self._glance_images(
+            docker_repository=self._repository('demo'), docker_tag='1')])
+
+        changed = sample_image.import_busybox(
+            self.docker, 'novadocker-e2e/' + self.repository, 'changed',
+            ['sleep', '7200'])
+        self.addCleanup(self._forget, changed)
+        second_digest = self._pushed('demo', self._reference('demo'),
+                                     changed)
+        self.assertNotEqual(first_digest, second_digest)
+        second = self._in_glance(second_digest)
+        self.assertEqual('demo/%s_1' % self.repository, second['name'])
+        old = self.conn.image.get('/images/' + first['id']).json()
+        self.assertEqual('demo/%s@%s' % (
+            self.repository, first_digest[len('sha256:'):][:12]),
+            old['name'])
+        self.assertTrue(old['os_hidden'])
+        self.assertNotIn('docker_tag', old)
+        # Still bootable by id.
+        server = self._boot(self.conn.image.get_image(first['id']),
+                            'e2e-superseded')
+        self.assertEqual(['sleep', '3600'],
+                         self._container(server).attrs['Config']['Cmd'])
+
+    def test_glance_delete_removes_the_manifest_from_the_registry(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        reference = self._reference('demo')
+        image = self._in_glance(self._pushed('demo', reference))
+        self.pushed.clear()
+        demo.openstack_cli(self.layout, 'aio', 'image', 'delete',
+                           image['id'])
+        self.docker.images.remove(reference)
+
+        def gone():
+            pulled = self._docker('demo', 'pull', reference)
+            return pulled.returncode != 0 and 'not found' in pulled.stderr
+        self.assertTrue(self._until(gone, interval=2),
+                        '%s still pulls after its Glance image was deleted'
+                        % reference)
+
+    def test_registry_gc_frees_what_deleted_images_held(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        image = self._in_glance(self._pushed('demo', self._reference('demo')))
+        self.pushed.clear()
+        config = image['docker_image_id'].split(':')[1]
+        blob = os.path.join(self.layout.data('registry', 'storage'), 'docker',
+                            'registry', 'v2', 'blobs', 'sha256', config[:2],
+                            config)
+        self.assertTrue(os.path.exists(blob), blob)
+        self.admin.image.delete_image(image['id'])
+        self.assertTrue(self._until(
+            lambda: self._docker('demo', 'pull', self._reference('demo'))
+            .returncode != 0, interval=2))
+
+        collected = subprocess.run(
+            [os.path.join(self.layout.repo, 'tools', 'aio'), 'registry-gc'],
+            capture_output=True, text=True, timeout=120)
+
+        self.assertEqual(0, collected.returncode, collected.stderr)
+        self.assertIn('MiB freed', collected.stdout)
+        self.assertFalse(os.path.exists(blob))
+        self._logged_in('demo', self.layout.secrets['demo'])
+
+    @staticmethod
+    def _manifest(user, password, reference):
+        """A manifest, read from the registry's API as a user would: a
+        token from the token service, then the manifest."""
+        repository, tag = reference.split('/', 1)[1].rsplit(':', 1)
+        token = requests.get(aio_layout.url(registry.TOKEN_PORT, '/token'), params={
+            'service': registry.SERVICE,
+            'scope': 'repository:%s:pull' % repository},
+            auth=(user, password), timeout=30).json()['token']
+        return requests.get(
+            'http://%s/v2/%s/manifests/%s' % (registry.ADDRESS, repository,
+                                             tag),
+            headers={'Authorization': 'Bearer ' + token,
+                     'Accept': client.SCHEMA2}, timeout=30).json()
+
+    def _blob_downloads(self, repository, digest):
+        """How often the registry served a blob to an engine (its access
+        log; the synchronisation reads blobs too)."""
+        with open(self.layout.log('registry')) as log:
+            return sum(1 for line in log
+                       if 'msg="response completed"' in line
+                       and 'http.request.method=GET' in line
+                       and 'http.request.useragent="docker/' in line
+                       and 'uri="/v2/%s/blobs/%s"' % (repository, digest)
+                       in line)
+
+    def test_boot_pulls_only_the_layers_the_host_lacks(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        base_ref, top_ref = (self._reference('demo', 'base'),
+                             self._reference('demo', 'top'))
+        base = self.docker.images.get(sample_image.import_busybox(
+            self.docker, base_ref.rsplit(':', 1)[0], 'base', ['sleep', '3600'],
+            padding_mib=8))
+        top = self.docker.images.build(fileobj=io.BytesIO(
+            b'FROM %s\nRUN echo top > /top\n' % base_ref.encode()),
+            tag=top_ref, rm=True)[0]
+        for reference in (base_ref, top_ref):
+            self.addCleanup(self._forget, reference)
+            pushed = self._docker('demo', 'push', reference)
+            self.assertEqual(0, pushed.returncode, pushed.stderr)
+            self.pushed.append((re.search(r'digest: (sha256:[0-9a-f]{64})',
+                                          pushed.stdout).group(1),
+                                reference.rsplit(':', 1)[1]))
+        base_image, top_image = [self._in_glance(*p) for p in self.pushed]
+        base_layer, top_layer = [layer['digest'] for layer in self._manifest(
+            'demo', self.layout.secrets['demo'], top_ref)['layers']]
+        self.docker.images.remove(top.id, force=True)
+        self.docker.images.remove(base.id, force=True)
+        repository = self._repository('demo')
+
+        self._boot(self.conn.image.get_image(base_image['id']), 'e2e-base')
+        self.assertEqual(1, self._blob_downloads(repository, base_layer))
+        self._boot(self.conn.image.get_image(top_image['id']), 'e2e-top')
+
+        self.assertEqual(1, self._blob_downloads(repository, base_layer))
+        self.assertEqual(1, self._blob_downloads(repository, top_layer))
+
+    def test_pushed_image_boots_with_the_registry_down(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        image = self._in_glance(self._pushed('demo', self._reference('demo')))
+        server_registry = services.process(self.layout, 'registry')
+        processes.stop(self.layout, server_registry)
+        self.addCleanup(processes.wait, self.layout, server_registry)
+        self.addCleanup(processes.start, self.layout, server_registry)
+        server = self._boot(self.conn.image.get_image(image['id']),
+                            'e2e-registry-down')
+        self.assertEqual('running', self._container(server).status)

@@ -12,6 +12,7 @@ from aio.services import keystone
 from aio.services import mariadb
 from aio.services import openvswitch
 from aio.services import rabbitmq
+from aio.services import registry
 
 API_PORT = 8774
 # os-vif's Open vSwitch plugin, and the driver's own.
@@ -102,7 +103,8 @@ class Nova(service.Service):
             # Containers are small: room for a hundred of them per project.
             'quota': {'instances': '100', 'cores': '200', 'ram': '204800'},
             'oslo_concurrency': {'lock_path': self.data('locks')},
-            'docker': {'data_dir': self.data('docker')},
+            'docker': {'data_dir': self.data('docker'),
+                       'registry': registry.ADDRESS},
             'os_vif_ovs': {
                 'ovsdb_connection': openvswitch.ovsdb_connection(layout)},
             **self.privsep_helpers(PRIVSEP_CONTEXTS,

@@ -1,6 +1,8 @@
 """A Docker registry on 127.0.0.1:5042 (Debian's docker-registry, CNCF
 distribution) whose logins are Keystone's: its token service is
-novadocker's (novadocker.registry.token) on 5043."""
+novadocker's (novadocker.registry.token) on 5043. Its pushes become Glance
+images: it notifies novadocker's synchronisation (novadocker.registry.sync)
+on 5044."""
 
 import datetime
 import json
@@ -13,15 +15,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from aio import layout as aio_layout
+from aio import processes
 from aio import service
 from aio.layout import HOST
 from aio.services import keystone
 
 PORT = 5042
 TOKEN_PORT = 5043
+EVENTS_PORT = 5044
 ADDRESS = '%s:%d' % (HOST, PORT)
 SERVICE = 'novadocker-registry'
 ISSUER = 'novadocker-token'
+# Seconds between comparisons of the registry with Glance (a Glance image
+# deleted reaches the registry within this).
+RECONCILE_INTERVAL = 10
 
 
 def _write_private(path, data):
@@ -32,8 +39,12 @@ def _write_private(path, data):
 
 class Registry(service.Service):
     name = 'registry'
-    after = ('keystone',)
-    ports = {'registry': PORT, 'registry-token': TOKEN_PORT}
+    after = ('keystone', 'glance')
+    ports = {'registry': PORT, 'registry-token': TOKEN_PORT,
+             'registry-sync': EVENTS_PORT}
+    # The synchronisation's Keystone user (admin: it creates images owned
+    # by the projects that push).
+    user = 'registry'
 
     @property
     def signing_key(self):
@@ -59,6 +70,20 @@ class Registry(service.Service):
                 'service': SERVICE, 'issuer': ISSUER,
                 'rootcertbundle': self.signing_certificate,
             }},
+            'notifications': {
+                'events': {'includereferences': True},
+                'endpoints': [{
+                    'name': 'novadocker-sync',
+                    'url': aio_layout.url(EVENTS_PORT, '/events'),
+                    'headers': {'Authorization': [
+                        'Bearer ' + self.layout.secrets['registry-events']]},
+                    'timeout': '5s', 'threshold': 5, 'backoff': '2s',
+                    # Manifest pushes and deletes only. Distribution 2.8
+                    # ignores the actions unless mediatypes is set too.
+                    'ignore': {'mediatypes': ['application/octet-stream'],
+                               'actions': ['pull']},
+                }],
+            },
         }
         return {
             'config.yml': json.dumps(config, indent=2) + '\n',
@@ -70,6 +95,16 @@ class Registry(service.Service):
                     'signing_key': self.signing_key,
                     'signing_certificate': self.signing_certificate,
                 },
+                'sync': {
+                    'registry_url': aio_layout.url(PORT),
+                    'registry_address': ADDRESS,
+                    'listen_host': HOST, 'listen_port': EVENTS_PORT,
+                    'events_secret': self.layout.secrets['registry-events'],
+                    'reconcile_interval': RECONCILE_INTERVAL,
+                    'state_path': self.data('sync'),
+                },
+                'service_auth': keystone.service_auth(self.layout,
+                                                      self.user),
             }),
         }
 
@@ -99,8 +134,41 @@ class Registry(service.Service):
                           TOKEN_PORT, {'NOVADOCKER_REGISTRY_CONFIG':
                                        self.etc('registry.conf')}),
             service.Process(
+                'registry-sync', [self.layout.bin('novadocker-registry-sync'),
+                                  '--config-file', self.etc('registry.conf')],
+                service.port_answers(EVENTS_PORT)),
+            service.Process(
                 'registry', ['/usr/bin/docker-registry', 'serve',
                              self.etc('config.yml')],
                 service.http_answers(aio_layout.url(PORT, '/v2/')),
-                after=('registry-token',)),
+                after=('registry-token', 'registry-sync')),
         ]
+
+
+def _disk_usage(path):
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(path) for name in names)
+
+
+def collect_garbage(layout):
+    """``tools/aio registry-gc``: removes the blobs no manifest uses any
+    more (those of manifests deleted with their Glance images), with the
+    registry stopped as distribution requires. Untagged manifests stay:
+    Glance images superseded by a newer push still use them."""
+    described = Registry(layout)
+    server = next(p for p in described.processes() if p.name == 'registry')
+    storage = described.data('storage')
+    before = _disk_usage(storage)
+    was_running = processes.running_pid(layout, server.name)
+    if was_running:
+        processes.stop(layout, server)
+    try:
+        described.run(['/usr/bin/docker-registry', 'garbage-collect',
+                       described.etc('config.yml')])
+    finally:
+        if was_running:
+            processes.start(layout, server)
+            processes.wait(layout, server)
+    freed = before - _disk_usage(storage)
+    print('registry storage %s: %.1f MiB freed, %.1f MiB used' % (
+        storage, freed / 2**20, (before - freed) / 2**20))

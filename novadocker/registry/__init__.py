@@ -1,2 +1,5 @@
 """The registry side of novadocker: what Docker's own registry (CNCF
 distribution) delegates to OpenStack."""
+
+# The token service's user name whose password is a Keystone token.
+TOKEN_USER = 'keystone-token'

@@ -1,5 +1,7 @@
-"""Options of the registry's token service ([registry] in its own file)."""
+"""Options of the registry's token service ([registry]) and of the
+synchronisation with Glance ([sync], [service_auth]), in one file."""
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 CONF = cfg.ConfigOpts()
@@ -40,8 +42,42 @@ registry_opts = [
                      'repository.'),
 ]
 
+sync_opts = [
+    cfg.URIOpt('registry_url', default='http://127.0.0.1:5042',
+               help='The registry\'s HTTP API.'),
+    cfg.StrOpt('registry_address', default='127.0.0.1:5042',
+               help='The registry as the engines of the compute hosts '
+                    'reach it (host:port); recorded in each image\'s '
+                    'docker_registry property.'),
+    cfg.HostAddressOpt('listen_host', default='127.0.0.1',
+                       help='Address where the registry\'s notifications '
+                            'are received.'),
+    cfg.PortOpt('listen_port', default=5044,
+                help='Port where the registry\'s notifications are '
+                     'received (POST /events).'),
+    cfg.StrOpt('events_secret', secret=True, required=True,
+               help='The bearer token the registry sends with its '
+                    'notifications (its endpoint\'s Authorization '
+                    'header).'),
+    cfg.IntOpt('reconcile_interval', default=60, min=5,
+               help='Seconds between two comparisons of the whole '
+                    'registry with Glance, which recover notifications '
+                    'lost while a service was down and carry deletions of '
+                    'Glance images to the registry.'),
+    cfg.StrOpt('state_path', required=True,
+               help='Directory of the record of which Glance image holds '
+                    'which manifest.'),
+]
+
 CONF.register_opts(registry_opts, group='registry')
+CONF.register_opts(sync_opts, group='sync')
+SERVICE_AUTH = 'service_auth'
+ks_loading.register_session_conf_options(CONF, SERVICE_AUTH)
+ks_loading.register_auth_conf_options(CONF, SERVICE_AUTH)
 
 
 def list_opts():
-    return [('registry', registry_opts)]
+    return [('registry', registry_opts), ('sync', sync_opts),
+            (SERVICE_AUTH, ks_loading.get_session_conf_options()
+             + ks_loading.get_auth_common_conf_options()
+             + ks_loading.get_auth_plugin_conf_options('password'))]

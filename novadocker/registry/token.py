@@ -11,7 +11,9 @@ A repository is ``<project name>/<name>``: a push needs one of
 ``push_roles`` in that project, a pull one of ``pull_roles`` (or a push
 role); a user with one of ``service_roles`` in its own project (Nova's)
 may pull every repository. What is not granted is left out of the token
-and the registry refuses it.
+and the registry refuses it. With the user name ``keystone-token``, the
+password is a Keystone token, whose roles count in its own project only
+(the driver pulls with the booting user's token this way).
 """
 
 import base64
@@ -30,6 +32,8 @@ from keystoneauth1 import session as ks_session
 from oslo_log import log as logging
 import webob
 import webob.dec
+
+from novadocker import registry
 
 LOG = logging.getLogger(__name__)
 
@@ -81,8 +85,9 @@ class KeystoneUnavailable(Exception):
 
 
 class Keystone:
-    """Checks credentials with a password authentication; remembers a
-    success for ``credential_cache_seconds``."""
+    """Checks credentials with Keystone: a password authentication, or a
+    token's validation; remembers a success for
+    ``credential_cache_seconds``."""
 
     def __init__(self, conf):
         self._conf = conf
@@ -92,14 +97,46 @@ class Keystone:
 
     def roles(self, user, password, project=None):
         """The user's role names in ``project`` (without one: in its
-        default project, none if it has none); None if it has no role
-        there. Raises Unauthorized for wrong credentials."""
+        default project, or the token's, none if it has none); None if it
+        has no role there. Raises Unauthorized for wrong credentials."""
         key = (user, hashlib.sha256(password.encode()).digest(), project)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
+        if user == registry.TOKEN_USER:
+            roles = self._token_roles(password, project)
+        else:
+            roles = self._password_roles(user, password, project)
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items()
+                           if v[0] > now}
+            self._cache[key] = (now + self._conf.credential_cache_seconds,
+                                roles)
+        return roles
+
+    def _token_roles(self, token, project):
+        try:
+            body = self._session.get(
+                self._conf.auth_url.rstrip('/') + '/auth/tokens',
+                headers={'X-Auth-Token': token, 'X-Subject-Token': token},
+                authenticated=False).json()['token']
+        except (ks_exceptions.Unauthorized, ks_exceptions.NotFound):
+            raise Unauthorized()
+        except (ks_exceptions.ConnectFailure, ks_exceptions.ConnectTimeout,
+                ks_exceptions.ServiceUnavailable) as e:
+            raise KeystoneUnavailable(str(e)) from e
+        roles = frozenset(role['name'] for role in body.get('roles', ()))
+        scope = body.get('project') or {}
+        if project is None:
+            return roles
+        if scope.get('name') == project and scope.get('domain', {}).get(
+                'name') == self._conf.project_domain_name:
+            return roles
+        return None
+
+    def _password_roles(self, user, password, project):
         conf = self._conf
         scope = ({'project_name': project,
                   'project_domain_name': conf.project_domain_name}
@@ -108,8 +145,8 @@ class Keystone:
                            password=password,
                            user_domain_name=conf.user_domain_name, **scope)
         try:
-            roles = frozenset(auth.get_access(self._session).role_names
-                              or ())
+            return frozenset(auth.get_access(self._session).role_names
+                             or ())
         except ks_exceptions.Unauthorized:
             if project is None:
                 raise Unauthorized()
@@ -117,11 +154,6 @@ class Keystone:
         except (ks_exceptions.ConnectFailure, ks_exceptions.ConnectTimeout,
                 ks_exceptions.ServiceUnavailable) as e:
             raise KeystoneUnavailable(str(e)) from e
-        with self._lock:
-            self._cache = {k: v for k, v in self._cache.items()
-                           if v[0] > now}
-            self._cache[key] = (now + conf.credential_cache_seconds, roles)
-        return roles
 
 
 def _error(status, code, message):
@@ -132,22 +164,21 @@ def _error(status, code, message):
     return response
 
 
-class TokenService:
-    """The WSGI application: ``GET /token``."""
+class Signer:
+    """Signs tokens the way the registry's token auth verifies them: RS256
+    with the certificate in an x5c chain, a single audience."""
 
     def __init__(self, conf):
-        self._conf = conf.registry
-        with open(self._conf.signing_key, 'rb') as f:
+        self._conf = conf
+        with open(conf.signing_key, 'rb') as f:
             self._key = serialization.load_pem_private_key(f.read(), None)
-        with open(self._conf.signing_certificate, 'rb') as f:
+        with open(conf.signing_certificate, 'rb') as f:
             certificate = x509.load_pem_x509_certificate(f.read())
         self._chain = [base64.b64encode(certificate.public_bytes(
             serialization.Encoding.DER)).decode()]
-        self._keystone = Keystone(self._conf)
 
     def token(self, subject, access):
-        """A signed token for ``subject`` with ``access`` (what the
-        registry's token auth expects: a single audience, an x5c chain)."""
+        """A token response for ``subject`` with ``access``."""
         now = int(time.time())
         claims = {
             'iss': self._conf.issuer, 'sub': subject,
@@ -161,6 +192,15 @@ class TokenService:
         return {'token': token, 'access_token': token,
                 'expires_in': self._conf.token_lifetime,
                 'issued_at': issued.strftime('%Y-%m-%dT%H:%M:%SZ')}
+
+
+class TokenService:
+    """The WSGI application: ``GET /token``."""
+
+    def __init__(self, conf):
+        self._conf = conf.registry
+        self.signer = Signer(self._conf)
+        self._keystone = Keystone(self._conf)
 
     def access(self, user, password, scopes):
         own_roles = self._keystone.roles(user, password)
@@ -211,4 +251,4 @@ class TokenService:
                       self._conf.auth_url, e)
             return _error(503, 'UNAVAILABLE',
                           'Keystone did not answer; try again later')
-        return webob.Response(json_body=self.token(user, access))
+        return webob.Response(json_body=self.signer.token(user, access))

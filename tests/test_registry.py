@@ -1,5 +1,6 @@
-"""The registry token service's pure parts, as tables: scopes, the
-actions roles grant, and the token the registry verifies (no Keystone)."""
+"""The registry side's pure parts, as tables: scopes, the actions roles
+grant, the token the registry verifies (no Keystone), and which
+notifications the synchronisation acts on."""
 
 import base64
 import types
@@ -14,6 +15,7 @@ import testtools
 from aio import layout as aio_layout
 from aio.services import registry as aio_registry
 from novadocker.registry import conf
+from novadocker.registry import sync
 from novadocker.registry import token
 
 
@@ -87,7 +89,7 @@ class TokenTestCase(testtools.TestCase):
         access = [{'type': 'repository', 'name': 'demo/web',
                    'actions': ['pull', 'push']}]
 
-        issued = token.TokenService(options).token('demo', access)
+        issued = token.Signer(options.registry).token('demo', access)
 
         with open(described.signing_certificate, 'rb') as f:
             certificate = x509.load_pem_x509_certificate(f.read())
@@ -106,3 +108,35 @@ class TokenTestCase(testtools.TestCase):
         self.assertEqual(300, claims['exp'] - claims['iat'])
         # The registry (distribution 2.8) decodes only a single audience.
         self.assertIsInstance(claims['aud'], str)
+
+
+class NotificationsTestCase(testtools.TestCase):
+
+    def test_events_queued(self):
+        digest = 'sha256:' + 'a' * 64
+        manifest = 'application/vnd.docker.distribution.manifest.v2+json'
+        table = [
+            ({'action': 'push', 'target': {
+                'mediaType': manifest, 'repository': 'demo/web',
+                'digest': digest, 'tag': '1'}},
+             [('push', 'demo/web', '1')]),
+            # A push by digest only: no tag to name an image after.
+            ({'action': 'push', 'target': {
+                'mediaType': manifest, 'repository': 'demo/web',
+                'digest': digest}}, []),
+            ({'action': 'delete', 'target': {
+                'repository': 'demo/web', 'digest': digest}},
+             [('delete', 'demo/web', digest)]),
+            # Deleting a tag alone leaves the manifest and its image.
+            ({'action': 'delete', 'target': {
+                'repository': 'demo/web', 'tag': '1'}}, []),
+            ({'action': 'mount', 'target': {
+                'repository': 'demo/web', 'digest': digest}}, []),
+        ]
+        for event, expected in table:
+            synchronisation = sync.Sync(None, None, None, None, None)
+            synchronisation.notified({'events': [event]})
+            queued = []
+            while not synchronisation.queue.empty():
+                queued.append(synchronisation.queue.get())
+            self.assertEqual(expected, queued, event)
