@@ -3,6 +3,11 @@ grant, the token the registry verifies (no Keystone), and which
 notifications the synchronisation acts on."""
 
 import base64
+import contextlib
+import hashlib
+import io
+import json
+import tarfile
 import types
 
 from cryptography import x509
@@ -14,6 +19,7 @@ import testtools
 
 from aio import layout as aio_layout
 from aio.services import registry as aio_registry
+from novadocker.registry import archive
 from novadocker.registry import conf
 from novadocker.registry import sync
 from novadocker.registry import token
@@ -140,3 +146,47 @@ class NotificationsTestCase(testtools.TestCase):
             while not synchronisation.queue.empty():
                 queued.append(synchronisation.queue.get())
             self.assertEqual(expected, queued, event)
+
+
+class ArchiveTestCase(testtools.TestCase):
+
+    @staticmethod
+    def _descriptor(data):
+        return {'digest': 'sha256:' + hashlib.sha256(data).hexdigest(),
+                'size': len(data)}
+
+    def _manifest(self, blobs):
+        config, *layers = [self._descriptor(b) for b in blobs]
+        return {'config': config, 'layers': layers}
+
+    @staticmethod
+    def _opener(blobs):
+        by_digest = {'sha256:' + hashlib.sha256(b).hexdigest(): b
+                     for b in blobs}
+        return lambda digest: contextlib.closing(io.BytesIO(
+            by_digest[digest]))
+
+    def test_docker_archive_layout(self):
+        blobs = [b'{"config": true}', b'layer one' * 100, b'layer two']
+        manifest = self._manifest(blobs)
+        # A layer listed twice is stored once.
+        manifest['layers'].append(manifest['layers'][0])
+        data = b''.join(archive.chunks(manifest, self._opener(blobs)))
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            index = json.load(tar.extractfile('manifest.json'))
+            stored = {m.name: tar.extractfile(m).read()
+                      for m in tar.getmembers() if m.name.startswith('blobs')}
+        paths = ['blobs/sha256/' + hashlib.sha256(b).hexdigest()
+                 for b in blobs]
+        self.assertEqual([{'Config': paths[0], 'RepoTags': [],
+                           'Layers': paths[1:] + paths[1:2]}], index)
+        self.assertEqual(dict(zip(paths, blobs)), stored)
+        self.assertEqual(0, len(data) % tarfile.BLOCKSIZE)
+
+    def test_short_blob_ends_the_stream(self):
+        blobs = [b'config', b'layer']
+        manifest = self._manifest(blobs)
+        short = {manifest['config']['digest']: b'config',
+                 manifest['layers'][0]['digest']: b'lay'}
+        self.assertRaises(archive.BlobTruncated, b''.join, archive.chunks(
+            manifest, lambda d: contextlib.closing(io.BytesIO(short[d]))))

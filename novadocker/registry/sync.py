@@ -23,7 +23,6 @@ import os
 import queue
 import sqlite3
 import sys
-import tempfile
 import threading
 from wsgiref import simple_server
 
@@ -104,8 +103,9 @@ class Glance:
     def create(self, fields):
         return self._api.post('/images', json=fields).json()
 
-    def upload(self, image_id, fileobj):
-        self._api.put('/images/%s/file' % image_id, data=fileobj,
+    def upload(self, image_id, chunks):
+        """The image's data, sent as it is produced (chunked)."""
+        self._api.put('/images/%s/file' % image_id, data=chunks,
                       headers={'Content-Type': 'application/octet-stream'})
 
     def patch(self, image_id, operations):
@@ -220,11 +220,8 @@ class Sync:
         }
         image = self.glance.create(fields)
         try:
-            with tempfile.TemporaryFile() as spool:
-                archive.write(spool, manifest, lambda blob: self.registry.blob(
-                    repository, blob))
-                spool.seek(0)
-                self.glance.upload(image['id'], spool)
+            self.glance.upload(image['id'], archive.chunks(
+                manifest, lambda blob: self.registry.blob(repository, blob)))
         except Exception:
             self.glance.delete(image['id'])
             raise
