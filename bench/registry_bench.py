@@ -9,7 +9,9 @@ docs/benchmarks.md. Needs the all-in-one up (tools/aio).
    (only its top layer moves), against the same image booted from a Glance
    image holding the same archive without the registry's properties (the
    whole archive is loaded). Between boots the engine's copy of the top
-   image is removed, so each boot is cold; the two kinds alternate.
+   image is removed, so each boot is cold; the two kinds alternate. Before
+   that, the engine's part alone: ``docker pull`` of the top image by
+   digest against ``docker load`` of the archive from a local file.
 2. ``docker push`` of a new --base-mib image until its Glance image is
    active, against the ``docker push`` alone.
 """
@@ -111,19 +113,40 @@ def main():
         top_image = _glance_image(conn, repository, 'top')
         made += [base_image['id'], top_image['id']]
         # The same archive, as a plain upload: boots load it whole.
-        with tempfile.NamedTemporaryFile() as archive:
-            _run(layout.bin('openstack'), '--os-cloud', 'aio', 'image',
-                 'save', '--file', archive.name, top_image['id'],
-                 env=dict(os.environ,
-                          OS_CLIENT_CONFIG_FILE=layout.clouds_yaml))
-            plain = conn.image.create_image(
-                name='bench-plain-' + name, container_format='docker',
-                disk_format='raw', filename=archive.name, wait=True)
+        archive = tempfile.NamedTemporaryFile()
+        _run(layout.bin('openstack'), '--os-cloud', 'aio', 'image',
+             'save', '--file', archive.name, top_image['id'],
+             env=dict(os.environ, OS_CLIENT_CONFIG_FILE=layout.clouds_yaml))
+        plain = conn.image.create_image(
+            name='bench-plain-' + name, container_format='docker',
+            disk_format='raw', filename=archive.name, wait=True)
         made.append(plain.id)
         # The host has the base, as pulled by a boot.
         client.images.remove(remote + ':top', force=True)
         client.images.remove(remote + ':base', force=True)
         _boot(conn, base_image['id'], flavor)
+
+        # What the engine does in each case, alone.
+        by_digest = '%s@%s' % (remote, top_image['docker_manifest_digest'])
+        engine = {'docker pull (top layer)': [], 'docker load (archive)': []}
+        for _ in range(args.repeat):
+            for kind, argv in (
+                    ('docker pull (top layer)',
+                     ['docker', '--config', config, 'pull', by_digest]),
+                    ('docker load (archive)',
+                     ['docker', 'load', '-i', archive.name])):
+                start = time.monotonic()
+                _run(*argv)
+                engine[kind].append(time.monotonic() - start)
+                client.images.remove(top_image['docker_image_id'],
+                                     force=True)
+        archive.close()
+        for kind, each in engine.items():
+            print('%s, base on the host: median %.2f s (min %.2f, max %.2f)'
+                  % (kind, statistics.median(each), min(each), max(each)))
+        print('ratio docker pull / docker load: %.2f' % (
+            statistics.median(engine['docker pull (top layer)'])
+            / statistics.median(engine['docker load (archive)'])))
 
         times = {'pull (top layer)': [], 'Glance archive': []}
         for _ in range(args.repeat):

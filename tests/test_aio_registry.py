@@ -173,6 +173,20 @@ class RegistryTest(aio_base.AllInOneBase):
         pushed = self._push('nova', self._reference('demo', tag='3'))
         self.assertNotEqual(0, pushed.returncode)
 
+    def test_keystone_token_pulls_its_own_project_only(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        reference = self._reference('demo')
+        self._pushed('demo', reference)
+        self.docker.images.remove(reference)
+        token = demo.openstack_cli(self.layout, 'aio', 'token', 'issue',
+                                   '-f', 'value', '-c', 'id').stdout.strip()
+        self._logged_in('keystone-token', token)
+        pulled = self._docker('keystone-token', 'pull', reference)
+        self.assertEqual(0, pulled.returncode, pulled.stderr)
+        pushed = self._push('keystone-token', self._reference('admin'))
+        self.assertIn('denied: requested access to the resource is denied',
+                      pushed.stderr)
+
     def test_push_becomes_an_image_of_the_project_in_glance(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         digest = self._pushed('demo', self._reference('demo'))
