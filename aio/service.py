@@ -159,8 +159,10 @@ class Service:
                 self.name, log_path, 'set-up failed (%s exited %d)' % (
                     os.path.basename(argv[0]), code))
 
-    def gunicorn(self, name, module, port, env, threads=4):
-        """An API served by gunicorn on 127.0.0.1:``port``."""
+    def gunicorn(self, name, module, port, env, threads=4,
+                 graceful_timeout=5):
+        """An API served by gunicorn on 127.0.0.1:``port``; on SIGTERM its
+        worker gets ``graceful_timeout`` seconds to finish its requests."""
         return Process(
             name,
             [self.layout.bin('gunicorn'), '--no-control-socket',
@@ -168,7 +170,7 @@ class Service:
              '--bind', '%s:%d' % (HOST, port),
              '--workers', '1', '--threads', str(threads),
              # Image uploads and downloads stream for as long as they take.
-             '--timeout', '0', '--graceful-timeout', '5',
+             '--timeout', '0', '--graceful-timeout', str(graceful_timeout),
              # Longer than clients leave a pooled connection idle
              # (openstacksdk polls every 2 s): at gunicorn's default of
              # 2 s, a reused connection can be closed as the request is

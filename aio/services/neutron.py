@@ -124,9 +124,12 @@ class Neutron(service.Service):
         return [
             # Neutron reads its API worker count (the OVN hash ring needs
             # it) from uWSGI, mod_wsgi or ASGI_WORKERS.
+            # On SIGTERM its worker leaves the OVN hash ring at once but
+            # does not exit: gunicorn kills it after the graceful timeout.
             self.gunicorn('neutron-api', 'neutron.wsgi.api', API_PORT, dict(
                 env, OS_NEUTRON_CONFIG_DIR=self.etc(),
-                OS_NEUTRON_CONFIG_FILES='neutron.conf', ASGI_WORKERS='1')),
+                OS_NEUTRON_CONFIG_FILES='neutron.conf', ASGI_WORKERS='1'),
+                graceful_timeout=1),
             service.Process(
                 'neutron-ovn-maintenance',
                 [layout.bin('neutron-ovn-maintenance-worker')] + config,
