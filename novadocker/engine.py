@@ -277,6 +277,27 @@ class Engine(object):
             return self.client.images.pull(repository, tag=digest,
                                            auth_config=auth_config)
 
+    def push_image(self, image, repository, tag, auth_config):
+        """``docker push`` of the image as ``repository:tag`` (the name is
+        removed again); the manifest's digest."""
+        action = 'push %s:%s' % (repository, tag)
+        digest = None
+        with translated_errors(action):
+            image.tag(repository, tag)
+            try:
+                for status in self.client.images.push(
+                        repository, tag=tag, auth_config=auth_config,
+                        stream=True, decode=True):
+                    if 'error' in status:
+                        raise EngineRefused(action=action,
+                                            reason=status['error'])
+                    digest = status.get('aux', {}).get('Digest', digest)
+            finally:
+                self.client.images.remove('%s:%s' % (repository, tag))
+        if not digest:
+            raise EngineError(action=action, reason='no digest reported')
+        return digest
+
     @staticmethod
     def tag_image(image, repository, tag):
         with translated_errors('tag image %s:%s' % (repository, tag)):

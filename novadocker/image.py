@@ -26,7 +26,7 @@ from nova.image import glance
 
 from novadocker import conf
 from novadocker import engine as engine_mod
-from novadocker import pull
+from novadocker import distribution
 
 CONF = conf.CONF
 LOG = logging.getLogger(__name__)
@@ -147,14 +147,14 @@ class ImageStore(object):
             if self.is_loaded(image_meta.id):
                 return ref
             properties = self._registry_properties(context, image_meta.id)
-            loaded = pull.pulled(self._engine, image_meta.id, properties,
+            loaded = distribution.pulled(self._engine, image_meta.id, properties,
                                  context.auth_token)
             from_registry = loaded is not None
             if not from_registry:
                 loaded = self._load(context, image_meta.id)
             self._engine.tag_image(loaded, REPOSITORY, image_meta.id)
             if from_registry:
-                pull.drop_reference(self._engine, properties)
+                distribution.drop_reference(self._engine, properties)
         LOG.info('Glance image %(id)s is in the engine as %(ref)s',
                  {'id': image_meta.id, 'ref': ref})
         return ref
@@ -232,13 +232,17 @@ class ImageStore(object):
         return committed
 
     def upload(self, context, committed, image_id):
-        """Stream ``docker save`` of a committed image into Glance."""
+        """Push a committed image to the registry, when there is one, and
+        stream its ``docker save`` into Glance."""
+        properties = distribution.push_snapshot(self._engine, committed,
+                                                image_id, context)
         chunks = self._engine.save_image(committed, reference(image_id))
         data = io.BufferedReader(_ChunkReader(chunks), UPLOAD_BUFFER)
         try:
             self._glance.update(
                 context, image_id,
-                {'disk_format': 'raw', 'container_format': 'docker'}, data)
+                {'disk_format': 'raw', 'container_format': 'docker',
+                 'properties': properties}, data)
         except Exception:
             self.forget(image_id)
             raise

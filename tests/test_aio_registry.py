@@ -366,6 +366,37 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual(1, self._blob_downloads(repository, base_layer))
         self.assertEqual(1, self._blob_downloads(repository, top_layer))
 
+    def test_snapshot_is_pushed_and_its_boot_pulls_only_the_new_layer(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        reference = self._reference('demo')
+        image = self._in_glance(self._pushed('demo', reference))
+        base_layer = self._manifest('demo', self.layout.secrets['demo'],
+                                    reference)['layers'][0]['digest']
+        server = self._boot(self.conn.image.get_image(image['id']),
+                            'e2e-snapshot-source')
+        self._container(server).exec_run(['sh', '-c', 'echo kept > /kept'])
+        snapshot = self.conn.compute.create_server_image(
+            server, 'e2e-snapshot', wait=True, timeout=aio_base.WAIT)
+        self.addCleanup(self.admin.image.delete_image, snapshot.id,
+                        ignore_missing=True)
+
+        properties = self.conn.image.get('/images/' + snapshot.id).json()
+        self.assertEqual((registry.ADDRESS, 'demo/nova-snapshots'), (
+            properties.get('docker_registry'),
+            properties.get('docker_repository')))
+        self.docker.images.remove('glance:' + snapshot.id, force=True)
+        copy = self._boot(self.conn.image.get_image(snapshot.id),
+                          'e2e-snapshot-copy')
+        self.assertEqual(b'kept\n', self._container(copy).exec_run(
+            ['cat', '/kept']).output)
+        # Pulled: the engine asked the registry for the snapshot's
+        # manifest, and fetched none of the base's layer.
+        with open(self.layout.log('registry')) as log:
+            self.assertIn('uri="/v2/demo/nova-snapshots/manifests/%s"' %
+                          properties['docker_manifest_digest'], log.read())
+        self.assertEqual(0, self._blob_downloads('demo/nova-snapshots',
+                                                 base_layer))
+
     def test_pushed_image_boots_with_the_registry_down(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         image = self._in_glance(self._pushed('demo', self._reference('demo')))

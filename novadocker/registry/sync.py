@@ -31,6 +31,7 @@ import openstack
 import requests
 from oslo_log import log as logging
 
+from novadocker import registry
 from novadocker.registry import archive
 from novadocker.registry import client
 from novadocker.registry import conf
@@ -180,7 +181,9 @@ class Sync:
 
     def pushed(self, repository, tag):
         """The tag's current manifest as an active Glance image."""
-        project_name = repository.partition('/')[0]
+        project_name, _, name = repository.partition('/')
+        if name == registry.SNAPSHOTS:
+            return
         project_id = self._projects(project_name)
         if project_id is None:
             LOG.warning('%s:%s names no project (%s); not in Glance',
@@ -274,8 +277,24 @@ class Sync:
                                    digest in self.record.all()}:
             self._deleted_in_glance(repository, digest)
         for repository in self.registry.repositories():
+            if repository.partition('/')[2] == registry.SNAPSHOTS:
+                self._snapshots(repository)
+                continue
             for tag in self.registry.tags(repository):
                 self.apply(PUSH, repository, tag)
+
+    def _snapshots(self, repository):
+        """Snapshots whose Glance image (named by the tag) was deleted,
+        deleted from the registry."""
+        for tag in self.registry.tags(repository):
+            if self.glance.get(tag) is not None:
+                continue
+            found = self.registry.manifest(repository, tag)
+            if found:
+                LOG.info('Snapshot %s is no longer in Glance: deleting '
+                         '%s@%s from the registry', tag, repository,
+                         found[0])
+                self.registry.delete_manifest(repository, found[0])
 
 
 def events_application(sync, secret):
