@@ -10,6 +10,7 @@ import uuid
 
 import docker
 import fixtures
+import openstack
 import requests
 
 from aio import demo
@@ -17,6 +18,7 @@ from aio import layout as aio_layout
 from aio import processes
 from aio import sample_image
 from aio import services
+from aio.services import keystone
 from aio.services import registry
 from novadocker.registry import client
 from tests import aio_base
@@ -172,6 +174,34 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual(0, pulled.returncode, pulled.stderr)
         pushed = self._push('nova', self._reference('demo', tag='3'))
         self.assertNotEqual(0, pushed.returncode)
+
+    def test_other_projects_see_and_pull_only_public_images(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        reference = self._reference('demo')
+        image = self._in_glance(self._pushed('demo', reference))
+        self.docker.images.remove(reference)
+        name = 'e2e-other-%s' % uuid.uuid4().hex[:6]
+        project = keystone.ensure_project(self.admin, name)
+        self.addCleanup(self.admin.identity.delete_project, project)
+        user = keystone.ensure_user(self.admin, name, 'secret', project,
+                                    ['member'])
+        self.addCleanup(self.admin.identity.delete_user, user)
+        other = openstack.connect(auth=dict(
+            keystone.cloud_auth(self.layout, 'demo'), username=name,
+            password='secret', project_name=name), region_name='RegionOne')
+        self.assertNotIn(image['id'], [i.id for i in other.image.images()])
+        self._logged_in(name, 'secret')
+        pulled = self._docker(name, 'pull', reference)
+        self.assertIn('denied', pulled.stderr)
+
+        self.admin.image.update_image(image['id'], visibility='public')
+
+        self.assertIn(image['id'], [i.id for i in other.image.images()])
+        pulled = self._docker(name, 'pull', reference)
+        self.assertEqual(0, pulled.returncode, pulled.stderr)
+        pushed = self._push(name, reference)
+        self.assertIn('denied: requested access to the resource is denied',
+                      pushed.stderr)
 
     def test_keystone_token_pulls_its_own_project_only(self):
         self._logged_in('demo', self.layout.secrets['demo'])
@@ -396,6 +426,27 @@ class RegistryTest(aio_base.AllInOneBase):
                           properties['docker_manifest_digest'], log.read())
         self.assertEqual(0, self._blob_downloads('demo/nova-snapshots',
                                                  base_layer))
+
+    def _restart(self, name):
+        process = services.process(self.layout, name)
+        processes.stop(self.layout, process)
+        processes.start(self.layout, process)
+        processes.wait(self.layout, process)
+
+    def test_push_while_the_sync_was_down_reaches_glance(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        sync = services.process(self.layout, 'registry-sync')
+        processes.stop(self.layout, sync)
+        self.addCleanup(processes.wait, self.layout, sync)
+        self.addCleanup(processes.start, self.layout, sync)
+        digest = self._pushed('demo', self._reference('demo'))
+        # The registry keeps undelivered notifications in memory only: a
+        # restart loses them, and only the reconcile finds the push.
+        self._restart('registry')
+        processes.start(self.layout, sync)
+        processes.wait(self.layout, sync)
+        self.assertEqual(digest, self._in_glance(digest)[
+            'docker_manifest_digest'])
 
     def test_pushed_image_boots_with_the_registry_down(self):
         self._logged_in('demo', self.layout.secrets['demo'])

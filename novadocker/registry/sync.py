@@ -26,8 +26,6 @@ import sys
 import threading
 from wsgiref import simple_server
 
-from keystoneauth1 import loading as ks_loading
-import openstack
 import requests
 from oslo_log import log as logging
 
@@ -35,13 +33,13 @@ from novadocker import registry
 from novadocker.registry import archive
 from novadocker.registry import client
 from novadocker.registry import conf
+from novadocker.registry import glance
 from novadocker.registry import token
 
 LOG = logging.getLogger(__name__)
 
 PUSH, DELETE, RECONCILE = 'push', 'delete', 'reconcile'
 PREFIX = 'docker_'
-JSON_PATCH = 'application/openstack-images-v2.1-json-patch'
 
 
 class Record:
@@ -72,49 +70,6 @@ class Record:
         return [row[0] for row in self._db.execute(
             'SELECT image_id FROM images WHERE repository = ? AND '
             'digest = ?', (repository, digest))]
-
-
-class Glance:
-    """The calls of Glance's v2 API the synchronisation makes, through an
-    admin's keystoneauth adapter (openstacksdk's image proxy)."""
-
-    def __init__(self, adapter):
-        self._api = adapter
-
-    def images(self, **properties):
-        """Every image with these properties, hidden ones too."""
-        found = []
-        for hidden in ('false', 'true'):
-            params = dict(properties, os_hidden=hidden, limit=1000)
-            url = '/images'
-            while url:
-                page = self._api.get(url, params=params).json()
-                found.extend(page['images'])
-                url, params = page.get('next'), None
-        return found
-
-    def get(self, image_id):
-        response = self._api.get('/images/%s' % image_id,
-                                 raise_exc=False)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()
-
-    def create(self, fields):
-        return self._api.post('/images', json=fields).json()
-
-    def upload(self, image_id, chunks):
-        """The image's data, sent as it is produced (chunked)."""
-        self._api.put('/images/%s/file' % image_id, data=chunks,
-                      headers={'Content-Type': 'application/octet-stream'})
-
-    def patch(self, image_id, operations):
-        self._api.patch('/images/%s' % image_id, json=operations,
-                        headers={'Content-Type': JSON_PATCH})
-
-    def delete(self, image_id):
-        self._api.delete('/images/%s' % image_id, raise_exc=False)
 
 
 def image_name(repository, tag):
@@ -347,11 +302,7 @@ def main():
     conf.CONF(sys.argv[1:], project='novadocker')
     logging.setup(conf.CONF, 'novadocker-registry-sync')
     options = conf.CONF.sync
-    auth = ks_loading.load_auth_from_conf_options(conf.CONF,
-                                                  conf.SERVICE_AUTH)
-    session = ks_loading.load_session_from_conf_options(
-        conf.CONF, conf.SERVICE_AUTH, auth=auth)
-    cloud = openstack.connection.Connection(session=session)
+    cloud = glance.connect(conf.CONF)
     domain = []
 
     def project_id(name):
@@ -363,7 +314,7 @@ def main():
         return project.id if project else None
     sync = Sync(client.Registry(options.registry_url,
                                 token.Signer(conf.CONF.registry)),
-                Glance(cloud.image), project_id,
+                glance.Glance(cloud.image), project_id,
                 Record(record_path(options.state_path)),
                 options.registry_address)
     server = simple_server.make_server(

@@ -10,8 +10,9 @@ with the key's certificate.
 A repository is ``<project name>/<name>``: a push needs one of
 ``push_roles`` in that project, a pull one of ``pull_roles`` (or a push
 role); a user with one of ``service_roles`` in its own project (Nova's)
-may pull every repository. What is not granted is left out of the token
-and the registry refuses it. With the user name ``keystone-token``, the
+may pull every repository, and anyone may pull a repository one of whose
+Glance images is public. What is not granted is left out of the token and
+the registry refuses it. With the user name ``keystone-token``, the
 password is a Keystone token, whose roles count in its own project only
 (the driver pulls with the booting user's token this way).
 """
@@ -34,6 +35,7 @@ import webob
 import webob.dec
 
 from novadocker import registry
+from novadocker.registry import glance
 
 LOG = logging.getLogger(__name__)
 
@@ -201,6 +203,30 @@ class TokenService:
         self._conf = conf.registry
         self.signer = Signer(self._conf)
         self._keystone = Keystone(self._conf)
+        self._glance = glance.Glance(glance.connect(conf).image)
+        self._public_cache = {}
+
+    def _public(self, repository):
+        """Whether a Glance image of the repository is public: anyone may
+        pull it then (a yes is remembered for credential_cache_seconds, a
+        no is asked again, so an image made public is pullable at once)."""
+        now = time.monotonic()
+        hit = self._public_cache.get(repository)
+        if hit and hit[0] > now:
+            return hit[1]
+        try:
+            public = bool(self._glance.images(docker_repository=repository,
+                                              visibility='public'))
+        except Exception as e:
+            LOG.warning('Could not ask Glance whether %s is public (%s): '
+                        'taken as not', repository, e)
+            return False
+        if public:
+            self._public_cache = {k: v for k, v in self._public_cache.items()
+                                  if v[0] > now}
+            self._public_cache[repository] = (
+                now + self._conf.credential_cache_seconds, True)
+        return public
 
     def access(self, user, password, scopes):
         own_roles = self._keystone.roles(user, password)
@@ -212,6 +238,8 @@ class TokenService:
                                                  scope.project) or ()
             actions = repository_actions(scope.actions, project_roles,
                                          own_roles, self._conf)
+            if PULL in scope.actions - actions and self._public(scope.name):
+                actions.add(PULL)
             if actions:
                 access.append({'type': 'repository', 'name': scope.name,
                                 'actions': sorted(actions)})
