@@ -77,6 +77,16 @@ class RegistryTest(aio_base.AllInOneBase):
         self.pushed.append((digest, reference.rsplit(':', 1)[1]))
         return digest
 
+    def _pushed_by_demo(self):
+        """The test's image pushed as demo to demo/<repository>:1, and
+        its name there removed from the engine (so pulls fetch it);
+        returns the reference and the manifest's digest."""
+        self._logged_in('demo', self.layout.secrets['demo'])
+        reference = self._reference('demo')
+        digest = self._pushed('demo', reference)
+        self.docker.images.remove(reference)
+        return reference, digest
+
     def _glance_images(self, conn=None, **properties):
         """Images with these properties, hidden ones too."""
         conn = conn or self.conn
@@ -117,10 +127,7 @@ class RegistryTest(aio_base.AllInOneBase):
                                 tag)
 
     def test_member_pushes_and_pulls_in_its_project(self):
-        self._logged_in('demo', self.layout.secrets['demo'])
-        reference = self._reference('demo')
-        self._pushed('demo', reference)
-        self.docker.images.remove(reference)
+        reference, _ = self._pushed_by_demo()
         pulled = self._docker('demo', 'pull', reference)
         self.assertEqual(0, pulled.returncode, pulled.stderr)
         self.assertEqual(self.docker.images.get(self.local).id,
@@ -165,10 +172,7 @@ class RegistryTest(aio_base.AllInOneBase):
                       pushed.stderr)
 
     def test_nova_service_user_pulls_any_project(self):
-        self._logged_in('demo', self.layout.secrets['demo'])
-        reference = self._reference('demo')
-        self._pushed('demo', reference)
-        self.docker.images.remove(reference)
+        reference, _ = self._pushed_by_demo()
         self._logged_in('nova', self.layout.secrets['service'])
         pulled = self._docker('nova', 'pull', reference)
         self.assertEqual(0, pulled.returncode, pulled.stderr)
@@ -176,10 +180,8 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertNotEqual(0, pushed.returncode)
 
     def test_other_projects_see_and_pull_only_public_images(self):
-        self._logged_in('demo', self.layout.secrets['demo'])
-        reference = self._reference('demo')
-        image = self._in_glance(self._pushed('demo', reference))
-        self.docker.images.remove(reference)
+        reference, digest = self._pushed_by_demo()
+        image = self._in_glance(digest)
         name = 'e2e-other-%s' % uuid.uuid4().hex[:6]
         project = keystone.ensure_project(self.admin, name)
         self.addCleanup(self.admin.identity.delete_project, project)
@@ -204,10 +206,7 @@ class RegistryTest(aio_base.AllInOneBase):
                       pushed.stderr)
 
     def test_keystone_token_pulls_its_own_project_only(self):
-        self._logged_in('demo', self.layout.secrets['demo'])
-        reference = self._reference('demo')
-        self._pushed('demo', reference)
-        self.docker.images.remove(reference)
+        reference, _ = self._pushed_by_demo()
         token = demo.openstack_cli(self.layout, 'aio', 'token', 'issue',
                                    '-f', 'value', '-c', 'id').stdout.strip()
         self._logged_in('keystone-token', token)

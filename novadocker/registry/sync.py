@@ -18,6 +18,7 @@ tag moves to a new manifest, the image that had it is renamed
 is hidden: servers and boots by its id keep working.
 """
 
+import functools
 import json
 import os
 import queue
@@ -139,11 +140,6 @@ class Sync:
         project_name, _, name = repository.partition('/')
         if name == registry.SNAPSHOTS:
             return
-        project_id = self._projects(project_name)
-        if project_id is None:
-            LOG.warning('%s:%s names no project (%s); not in Glance',
-                        repository, tag, project_name)
-            return
         found = self.registry.manifest(repository, tag)
         if found is None:
             return
@@ -154,6 +150,12 @@ class Sync:
                                     docker_tag=tag)
         if any(image.get('docker_manifest_digest') == digest
                and image['status'] == 'active' for image in tagged):
+            return
+        # Keystone is asked only when there is an image to make.
+        project_id = self._projects(project_name)
+        if project_id is None:
+            LOG.warning('%s:%s names no project (%s); not in Glance',
+                        repository, tag, project_name)
             return
         image = self._create(repository, tag, digest, manifest, project_id)
         for old in tagged:
@@ -303,14 +305,14 @@ def main():
     logging.setup(conf.CONF, 'novadocker-registry-sync')
     options = conf.CONF.sync
     cloud = glance.connect(conf.CONF)
-    domain = []
+
+    @functools.cache
+    def domain_id():
+        return cloud.identity.find_domain(
+            conf.CONF.registry.project_domain_name, ignore_missing=False).id
 
     def project_id(name):
-        if not domain:
-            domain.append(cloud.identity.find_domain(
-                conf.CONF.registry.project_domain_name,
-                ignore_missing=False).id)
-        project = cloud.identity.find_project(name, domain_id=domain[0])
+        project = cloud.identity.find_project(name, domain_id=domain_id())
         return project.id if project else None
     sync = Sync(client.Registry(options.registry_url,
                                 token.Signer(conf.CONF.registry)),

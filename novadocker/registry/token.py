@@ -86,6 +86,30 @@ class KeystoneUnavailable(Exception):
     pass
 
 
+class _Remembered:
+    """Values kept for ``seconds`` after they were put (thread-safe)."""
+
+    def __init__(self, seconds):
+        self._seconds = seconds
+        self._values = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        """(True, value) while it is remembered, else (False, None)."""
+        with self._lock:
+            hit = self._values.get(key)
+        if hit and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
+    def put(self, key, value):
+        now = time.monotonic()
+        with self._lock:
+            self._values = {k: v for k, v in self._values.items()
+                            if v[0] > now}
+            self._values[key] = (now + self._seconds, value)
+
+
 class Keystone:
     """Checks credentials with Keystone: a password authentication, or a
     token's validation; remembers a success for
@@ -94,28 +118,21 @@ class Keystone:
     def __init__(self, conf):
         self._conf = conf
         self._session = ks_session.Session()
-        self._cache = {}
-        self._lock = threading.Lock()
+        self._cache = _Remembered(conf.credential_cache_seconds)
 
     def roles(self, user, password, project=None):
         """The user's role names in ``project`` (without one: in its
         default project, or the token's, none if it has none); None if it
         has no role there. Raises Unauthorized for wrong credentials."""
         key = (user, hashlib.sha256(password.encode()).digest(), project)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
+        known, roles = self._cache.get(key)
+        if known:
+            return roles
         if user == registry.TOKEN_USER:
             roles = self._token_roles(password, project)
         else:
             roles = self._password_roles(user, password, project)
-        with self._lock:
-            self._cache = {k: v for k, v in self._cache.items()
-                           if v[0] > now}
-            self._cache[key] = (now + self._conf.credential_cache_seconds,
-                                roles)
+        self._cache.put(key, roles)
         return roles
 
     def _token_roles(self, token, project):
@@ -204,16 +221,14 @@ class TokenService:
         self.signer = Signer(self._conf)
         self._keystone = Keystone(self._conf)
         self._glance = glance.Glance(glance.connect(conf).image)
-        self._public_cache = {}
+        self._public = _Remembered(self._conf.credential_cache_seconds)
 
-    def _public(self, repository):
+    def _is_public(self, repository):
         """Whether a Glance image of the repository is public: anyone may
         pull it then (a yes is remembered for credential_cache_seconds, a
         no is asked again, so an image made public is pullable at once)."""
-        now = time.monotonic()
-        hit = self._public_cache.get(repository)
-        if hit and hit[0] > now:
-            return hit[1]
+        if self._public.get(repository)[0]:
+            return True
         try:
             public = bool(self._glance.images(docker_repository=repository,
                                               visibility='public'))
@@ -222,10 +237,7 @@ class TokenService:
                         'taken as not', repository, e)
             return False
         if public:
-            self._public_cache = {k: v for k, v in self._public_cache.items()
-                                  if v[0] > now}
-            self._public_cache[repository] = (
-                now + self._conf.credential_cache_seconds, True)
+            self._public.put(repository, True)
         return public
 
     def access(self, user, password, scopes):
@@ -238,7 +250,7 @@ class TokenService:
                                                  scope.project) or ()
             actions = repository_actions(scope.actions, project_roles,
                                          own_roles, self._conf)
-            if PULL in scope.actions - actions and self._public(scope.name):
+            if PULL in scope.actions - actions and self._is_public(scope.name):
                 actions.add(PULL)
             if actions:
                 access.append({'type': 'repository', 'name': scope.name,
