@@ -315,6 +315,63 @@ class RegistryTest(aio_base.AllInOneBase):
                         '%s still pulls after its Glance image was deleted'
                         % reference)
 
+    def _pulls(self, reference):
+        self._forget(reference)
+        pulled = self._docker('demo', 'pull', reference)
+        if pulled.returncode == 0:
+            return True
+        self.assertIn('not found', pulled.stderr)
+        return False
+
+    def test_deleting_one_of_two_tags_of_a_manifest(self):
+        """The registry deletes a manifest with all its tags, never one
+        tag: the deleted tag's image is not made again while the other
+        tag's image holds the manifest, a push brings it back, and the
+        manifest goes with its last image."""
+        self._logged_in('demo', self.layout.secrets['demo'])
+        digest = self._pushed('demo', self._reference('demo', '1'))
+        self.assertEqual(digest,
+                         self._pushed('demo', self._reference('demo', '2')))
+        marker = sample_image.import_busybox(
+            self.docker, 'novadocker-e2e/' + self.repository, 'marker',
+            ['sleep', '7200'])
+        self.addCleanup(self._forget, marker)
+        marker_digest = self._pushed('demo', self._reference('demo', 'm'),
+                                     marker)
+        first = self._in_glance(digest, '1')
+        second = self._in_glance(digest, '2')
+        marker_image = self._in_glance(marker_digest, 'm')
+        self.pushed.clear()
+
+        self.admin.image.delete_image(first['id'])
+        self.admin.image.delete_image(marker_image['id'])
+        # The marker's manifest is deleted by a reconcile that saw both
+        # deletions; a push notified after it is applied after it.
+        self.assertTrue(self._until(
+            lambda: not self._pulls(self._reference('demo', 'm')),
+            interval=2))
+        third = self._in_glance(
+            self._pushed('demo', self._reference('demo', '3')), '3')
+
+        self.assertEqual(
+            sorted([second['id'], third['id']]),
+            sorted(i['id'] for i in self._glance_images(
+                self.admin, docker_repository=self._repository('demo'))))
+        self.assertTrue(self._pulls(self._reference('demo', '1')))
+
+        self.assertEqual(digest,
+                         self._pushed('demo', self._reference('demo', '1')))
+        again = self._in_glance(digest, '1')
+        self.assertNotEqual(first['id'], again['id'])
+        self.pushed.clear()
+
+        for image in (again, second, third):
+            self.admin.image.delete_image(image['id'])
+        self.assertTrue(self._until(
+            lambda: not self._pulls(self._reference('demo', '2')),
+            interval=2), 'the manifest outlived its last Glance image')
+        self.assertFalse(self._pulls(self._reference('demo', '1')))
+
     def test_registry_gc_frees_what_deleted_images_held(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         image = self._in_glance(self._pushed('demo', self._reference('demo')))
@@ -343,13 +400,14 @@ class RegistryTest(aio_base.AllInOneBase):
         """A manifest, read from the registry's API as a user would: a
         token from the token service, then the manifest."""
         repository, tag = reference.split('/', 1)[1].rsplit(':', 1)
-        token = requests.get(aio_layout.url(registry.TOKEN_PORT, '/token'), params={
-            'service': registry.SERVICE,
-            'scope': 'repository:%s:pull' % repository},
+        token = requests.get(
+            aio_layout.url(registry.TOKEN_PORT, '/token'),
+            params={'service': registry.SERVICE,
+                    'scope': 'repository:%s:pull' % repository},
             auth=(user, password), timeout=30).json()['token']
         return requests.get(
             'http://%s/v2/%s/manifests/%s' % (registry.ADDRESS, repository,
-                                             tag),
+                                              tag),
             headers={'Authorization': 'Bearer ' + token,
                      'Accept': client.SCHEMA2}, timeout=30).json()
 

@@ -6,7 +6,10 @@ worker applies them in order. A periodic reconcile compares the whole
 registry with Glance, which recovers what was missed while this process or
 Glance was down, and carries the deletion of a Glance image to the
 registry (the record of which image holds which manifest tells a deleted
-image from one never made).
+image from one never made). The registry deletes a manifest with all its
+tags, never one tag: a manifest goes once its last Glance image is deleted,
+and until then the tags whose image was deleted stay out of Glance, unless
+pushed again.
 
 A pushed tag ``demo/web:1`` becomes the image ``demo/web_1`` owned by
 project ``demo``, private, ``container_format=docker``, ``disk_format=raw``,
@@ -39,38 +42,81 @@ from novadocker.registry import token
 
 LOG = logging.getLogger(__name__)
 
-PUSH, DELETE, RECONCILE = 'push', 'delete', 'reconcile'
+PUSH, FOUND, DELETE, RECONCILE = 'push', 'found', 'delete', 'reconcile'
 PREFIX = 'docker_'
 
 
 class Record:
-    """Which Glance image holds which manifest (SQLite)."""
+    """Which Glance image holds which manifest under which tag (none once
+    superseded), and the tags withheld from Glance: those whose image was
+    deleted while another image still holds their manifest (SQLite)."""
 
     def __init__(self, path):
         self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute(
-            'CREATE TABLE IF NOT EXISTS images (image_id TEXT PRIMARY KEY, '
-            'repository TEXT NOT NULL, digest TEXT NOT NULL)')
-        self._db.commit()
-
-    def add(self, image_id, repository, digest):
         with self._db:
-            self._db.execute('INSERT OR REPLACE INTO images VALUES (?, ?, ?)',
-                             (image_id, repository, digest))
+            self._db.execute(
+                'CREATE TABLE IF NOT EXISTS images (image_id TEXT PRIMARY '
+                'KEY, repository TEXT NOT NULL, tag TEXT, digest TEXT NOT '
+                'NULL)')
+            self._db.execute(
+                'CREATE TABLE IF NOT EXISTS withheld (repository TEXT NOT '
+                'NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY '
+                '(repository, tag))')
+            # Records made before tags were recorded: their images count
+            # as untagged.
+            columns = [row[1] for row in self._db.execute(
+                'PRAGMA table_info(images)')]
+            if 'tag' not in columns:
+                self._db.execute('ALTER TABLE images ADD COLUMN tag TEXT')
+
+    def add(self, image_id, repository, tag, digest):
+        with self._db:
+            self._db.execute(
+                'INSERT OR REPLACE INTO images (image_id, repository, tag, '
+                'digest) VALUES (?, ?, ?, ?)',
+                (image_id, repository, tag, digest))
+
+    def untag(self, image_id):
+        with self._db:
+            self._db.execute('UPDATE images SET tag = NULL WHERE '
+                             'image_id = ?', (image_id,))
 
     def remove(self, image_id):
         with self._db:
             self._db.execute('DELETE FROM images WHERE image_id = ?',
                              (image_id,))
 
-    def all(self):
+    def manifests(self):
         return self._db.execute(
-            'SELECT image_id, repository, digest FROM images').fetchall()
+            'SELECT DISTINCT repository, digest FROM images').fetchall()
 
     def images_of(self, repository, digest):
-        return [row[0] for row in self._db.execute(
-            'SELECT image_id FROM images WHERE repository = ? AND '
-            'digest = ?', (repository, digest))]
+        """(image id, tag) of each image of this manifest."""
+        return self._db.execute(
+            'SELECT image_id, tag FROM images WHERE repository = ? AND '
+            'digest = ?', (repository, digest)).fetchall()
+
+    def withhold(self, repository, tag, digest):
+        with self._db:
+            self._db.execute('INSERT OR REPLACE INTO withheld VALUES '
+                             '(?, ?, ?)', (repository, tag, digest))
+
+    def withheld(self, repository, tag):
+        """The manifest digest the tag is withheld at, or None."""
+        row = self._db.execute(
+            'SELECT digest FROM withheld WHERE repository = ? AND tag = ?',
+            (repository, tag)).fetchone()
+        return row[0] if row else None
+
+    def release_tag(self, repository, tag):
+        with self._db:
+            self._db.execute('DELETE FROM withheld WHERE repository = ? '
+                             'AND tag = ?', (repository, tag))
+
+    def release_manifest(self, repository, digest):
+        with self._db:
+            self._db.execute('DELETE FROM withheld WHERE repository = ? '
+                             'AND digest = ?', (repository, digest))
 
 
 def image_name(repository, tag):
@@ -116,65 +162,89 @@ class Sync:
                 continue
             self.apply(*what)
 
-    def apply(self, action, repository=None, reference=None):
+    def apply(self, action, *arguments):
         try:
-            if action == PUSH:
-                self.pushed(repository, reference)
-            elif action == DELETE:
-                self.deleted(repository, reference)
-            else:
-                self.reconcile()
+            {PUSH: self.pushed, FOUND: self.found, DELETE: self.deleted,
+             RECONCILE: self.reconcile}[action](*arguments)
         except requests.ConnectionError as e:
-            LOG.warning('Could not apply %s %s %s: %s; the next reconcile '
-                        'tries again', action, repository or '',
-                        reference or '', e)
+            LOG.warning('Could not apply %s %s: %s; the next reconcile '
+                        'tries again', action, ' '.join(arguments), e)
         except Exception:
-            LOG.exception('Could not apply %s %s %s to Glance; the next '
-                          'reconcile tries again', action, repository or '',
-                          reference or '')
+            LOG.exception('Could not apply %s %s to Glance; the next '
+                          'reconcile tries again', action, ' '.join(arguments))
 
-    # Pushes.
+    # Tags.
 
     def pushed(self, repository, tag):
-        """The tag's current manifest as an active Glance image."""
-        project_name, _, name = repository.partition('/')
-        if name == registry.SNAPSHOTS:
-            return
-        found = self.registry.manifest(repository, tag)
+        """A tag the registry notified as pushed: in Glance, even if an
+        earlier push of it was deleted there."""
+        found = self._manifest(repository, tag)
         if found is None:
             return
         digest, manifest = found
-        if self._deleted_in_glance(repository, digest):
+        self._forget_deleted(repository, digest, pushed_tag=tag)
+        self.record.release_tag(repository, tag)
+        self._in_glance(repository, tag, digest, manifest)
+
+    def found(self, repository, tag):
+        """A tag the reconcile found: in Glance unless its image was
+        deleted there."""
+        found = self._manifest(repository, tag)
+        if found is None:
             return
+        digest, manifest = found
+        if self._forget_deleted(repository, digest) or \
+                self.record.withheld(repository, tag) == digest:
+            return
+        self._in_glance(repository, tag, digest, manifest)
+
+    def _manifest(self, repository, tag):
+        if repository.partition('/')[2] == registry.SNAPSHOTS:
+            return None
+        return self.registry.manifest(repository, tag)
+
+    def _in_glance(self, repository, tag, digest, manifest):
+        """The tag's manifest as an active Glance image."""
         tagged = self.glance.images(docker_repository=repository,
                                     docker_tag=tag)
         if any(image.get('docker_manifest_digest') == digest
                and image['status'] == 'active' for image in tagged):
             return
         # Keystone is asked only when there is an image to make.
+        project_name = repository.partition('/')[0]
         project_id = self._projects(project_name)
         if project_id is None:
             LOG.warning('%s:%s names no project (%s); not in Glance',
                         repository, tag, project_name)
             return
-        image = self._create(repository, tag, digest, manifest, project_id)
+        image = self._create(repository, digest, manifest, project_id)
+        # The tag's name moves only once the new image is active, and is
+        # never on two images: a boot by name finds one image or none.
         for old in tagged:
             if old.get('docker_manifest_digest') == digest:
                 self.glance.delete(old['id'])
                 self.record.remove(old['id'])
             else:
                 self._supersede(old, repository)
+        self.glance.patch(image['id'], [
+            {'op': 'replace', 'path': '/name',
+             'value': image_name(repository, tag)},
+            {'op': 'add', 'path': '/' + PREFIX + 'tag', 'value': tag},
+            {'op': 'replace', 'path': '/os_hidden', 'value': False},
+        ])
+        self.record.add(image['id'], repository, tag, digest)
         LOG.info('%s:%s (%s) is Glance image %s', repository, tag, digest,
                  image['id'])
 
-    def _create(self, repository, tag, digest, manifest, project_id):
+    def _create(self, repository, digest, manifest, project_id):
+        """An active, hidden image of the manifest, named as superseded
+        until it takes its tag."""
         fields = {
-            'name': image_name(repository, tag),
+            'name': superseded_name(repository, digest), 'os_hidden': True,
             'container_format': 'docker', 'disk_format': 'raw',
             'visibility': 'private', 'owner': project_id,
             PREFIX + 'registry': self.address,
             PREFIX + 'repository': repository,
-            PREFIX + 'tag': tag,
             PREFIX + 'manifest_digest': digest,
             PREFIX + 'image_id': manifest['config']['digest'],
         }
@@ -185,7 +255,7 @@ class Sync:
         except Exception:
             self.glance.delete(image['id'])
             raise
-        self.record.add(image['id'], repository, digest)
+        self.record.add(image['id'], repository, None, digest)
         return image
 
     def _supersede(self, image, repository):
@@ -195,6 +265,7 @@ class Sync:
             {'op': 'remove', 'path': '/' + PREFIX + 'tag'},
             {'op': 'replace', 'path': '/os_hidden', 'value': True},
         ])
+        self.record.untag(image['id'])
 
     # Deletes.
 
@@ -210,35 +281,44 @@ class Sync:
                 continue
             self.glance.delete(image['id'])
             self.record.remove(image['id'])
+        self.record.release_manifest(repository, digest)
 
-    def _deleted_in_glance(self, repository, digest):
-        """Whether every Glance image made of this manifest was deleted;
-        the manifest is deleted from the registry then."""
+    def _forget_deleted(self, repository, digest, pushed_tag=None):
+        """Forgets the images of this manifest deleted in Glance. The
+        registry cannot remove one tag of a manifest, only the manifest
+        with all its tags: that is done once no Glance image of it is left
+        (and it was not just pushed); until then the deleted images' tags
+        are withheld from Glance. Returns whether the manifest was
+        deleted."""
         made = self.record.images_of(repository, digest)
-        gone = [image_id for image_id in made
+        gone = [(image_id, tag) for image_id, tag in made
                 if self.glance.get(image_id) is None]
-        for image_id in gone:
+        for image_id, tag in gone:
             self.record.remove(image_id)
-        if not gone or len(gone) < len(made) or self.glance.images(
-                docker_repository=repository, docker_manifest_digest=digest):
+            if tag and tag != pushed_tag:
+                self.record.withhold(repository, tag, digest)
+        if pushed_tag or not gone or len(gone) < len(made) or \
+                self.glance.images(docker_repository=repository,
+                                   docker_manifest_digest=digest):
             return False
         LOG.info('Glance images %s were deleted: deleting %s@%s from the '
-                 'registry', ', '.join(gone), repository, digest)
+                 'registry', ', '.join(image_id for image_id, _ in gone),
+                 repository, digest)
         self.registry.delete_manifest(repository, digest)
+        self.record.release_manifest(repository, digest)
         return True
 
     def reconcile(self):
         """Manifests whose Glance images were all deleted, deleted from the
-        registry; every tag of the registry in Glance."""
-        for repository, digest in {(repository, digest) for _, repository,
-                                   digest in self.record.all()}:
-            self._deleted_in_glance(repository, digest)
+        registry; every other tag of the registry in Glance."""
+        for repository, digest in self.record.manifests():
+            self._forget_deleted(repository, digest)
         for repository in self.registry.repositories():
             if repository.partition('/')[2] == registry.SNAPSHOTS:
                 self._snapshots(repository)
                 continue
             for tag in self.registry.tags(repository):
-                self.apply(PUSH, repository, tag)
+                self.apply(FOUND, repository, tag)
 
     def _snapshots(self, repository):
         """Snapshots whose Glance image (named by the tag) was deleted,
