@@ -236,8 +236,9 @@ def run(layout):
     print('$ OS_CLOUD=aio openstack server list')
     print(openstack_cli(layout, 'aio', 'server', 'list').stdout, end='')
     print('$ docker ps --filter name=nova-%s' % server.id)
-    print(subprocess.run(['docker', 'ps', '--filter', 'name=nova-' + server.id],
-                         capture_output=True, text=True).stdout, end='')
+    print(subprocess.run(
+        ['docker', 'ps', '--filter', 'name=nova-' + server.id],
+        capture_output=True, text=True).stdout, end='')
     print()
     print('Its page, fetched from the outside world (the namespace %s):\n'
           '  ip netns exec %s busybox wget -qO- http://%s/' % (

@@ -92,5 +92,3 @@ class Layout:
 
 def url(port, path=''):
     return 'http://%s:%d%s' % (HOST, port, path)
-
-

@@ -111,8 +111,8 @@ def start(layout, process):
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=layout.data(name),
-            env=env)
+            stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=layout.data(name), env=env)
     except OSError as e:
         raise ServiceFailed(name, layout.log(name), 'could not start: %s' % e)
     finally:

@@ -348,4 +348,3 @@ class Engine(object):
         with translated_errors('list containers'):
             return self.client.containers.list(all=True, filters={
                 'label': [LABEL_INSTANCE, '%s=%s' % (LABEL_HOST, CONF.host)]})
-

@@ -147,8 +147,8 @@ class ImageStore(object):
             if self.is_loaded(image_meta.id):
                 return ref
             properties = self._registry_properties(context, image_meta.id)
-            loaded = distribution.pulled(self._engine, image_meta.id, properties,
-                                 context.auth_token)
+            loaded = distribution.pulled(self._engine, image_meta.id,
+                                         properties, context.auth_token)
             from_registry = loaded is not None
             if not from_registry:
                 loaded = self._load(context, image_meta.id)

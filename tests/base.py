@@ -21,7 +21,6 @@ from oslo_utils import uuidutils
 from nova.tests.fixtures import glance as glance_fixture
 
 from aio import sample_image
-from novadocker import engine
 
 # The engine the tests use, whatever the driver under test is configured
 # to reach (some tests put a proxy in between).
@@ -190,8 +189,7 @@ class CuttingEngineProxy(_EngineProxy):
         return 'unix://' + self.path
 
     def _serve(self, client):
-        upstream = socket.socket(socket.AF_UNIX,
-                                           socket.SOCK_STREAM)
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         upstream.connect(self._engine_socket)
 
         def pump(src, dst, inspect):

@@ -241,8 +241,8 @@ class NetworkTestCase(aio_base.AllInOneBase):
                     server))) == count
                 and len(self._container_links(server)) == count,
                 interval=0.5):
-            self.fail('%s does not have %d interfaces' % (server.name,
-                                                         count))
+            self.fail('%s does not have %d interfaces' % (
+                server.name, count))
 
     def _container_links(self, server):
         out = self._exec(server, 'ip', '-o', 'link').output.decode()

@@ -315,6 +315,35 @@ class RegistryTest(aio_base.AllInOneBase):
                         '%s still pulls after its Glance image was deleted'
                         % reference)
 
+    def _sync_failures(self):
+        with open(self.layout.log('registry-sync')) as log:
+            return sum('Could not apply reconcile' in line for line in log)
+
+    def test_glance_delete_while_the_registry_is_down_reaches_it(self):
+        self._logged_in('demo', self.layout.secrets['demo'])
+        reference = self._reference('demo')
+        image = self._in_glance(self._pushed('demo', reference))
+        self.pushed.clear()
+        server_registry = services.process(self.layout, 'registry')
+        processes.stop(self.layout, server_registry)
+        self.addCleanup(processes.wait, self.layout, server_registry)
+        self.addCleanup(processes.start, self.layout, server_registry)
+        failures = self._sync_failures()
+        self.admin.image.delete_image(image['id'])
+        self.assertTrue(self._until(
+            lambda: self._sync_failures() > failures, interval=1),
+            'no reconcile failed with the registry down')
+
+        processes.start(self.layout, server_registry)
+        processes.wait(self.layout, server_registry)
+
+        self.assertTrue(self._until(lambda: not self._pulls(reference),
+                                    interval=2),
+                        '%s still pulls after its Glance image was deleted'
+                        % reference)
+        self.assertEqual([], self._glance_images(
+            self.admin, docker_repository=self._repository('demo')))
+
     def _pulls(self, reference):
         self._forget(reference)
         pulled = self._docker('demo', 'pull', reference)

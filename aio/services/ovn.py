@@ -105,8 +105,8 @@ class OVN(service.Service):
             'external_ids:ovn-encap-ip=127.0.0.1',
             'external_ids:ovn-bridge=' + openvswitch.INTEGRATION_BRIDGE,
             'external_ids:ovn-bridge-datapath-type=netdev',
-            'external_ids:ovn-bridge-mappings=%s:%s' % (PHYSICAL_NETWORK,
-                                                       PROVIDER_BRIDGE),
+            'external_ids:ovn-bridge-mappings=%s:%s' % (
+                PHYSICAL_NETWORK, PROVIDER_BRIDGE),
             'external_ids:ovn-cms-options=enable-chassis-as-gw')
 
     def _initialize_databases(self):

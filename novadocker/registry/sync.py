@@ -293,18 +293,23 @@ class Sync:
         made = self.record.images_of(repository, digest)
         gone = [(image_id, tag) for image_id, tag in made
                 if self.glance.get(image_id) is None]
-        for image_id, tag in gone:
-            self.record.remove(image_id)
-            if tag and tag != pushed_tag:
-                self.record.withhold(repository, tag, digest)
-        if pushed_tag or not gone or len(gone) < len(made) or \
-                self.glance.images(docker_repository=repository,
-                                   docker_manifest_digest=digest):
+        if not gone:
+            return False
+        if pushed_tag or len(gone) < len(made) or self.glance.images(
+                docker_repository=repository, docker_manifest_digest=digest):
+            for image_id, tag in gone:
+                self.record.remove(image_id)
+                if tag and tag != pushed_tag:
+                    self.record.withhold(repository, tag, digest)
             return False
         LOG.info('Glance images %s were deleted: deleting %s@%s from the '
                  'registry', ', '.join(image_id for image_id, _ in gone),
                  repository, digest)
+        # Forgotten only once done: if the registry cannot be reached, the
+        # next reconcile tries again.
         self.registry.delete_manifest(repository, digest)
+        for image_id, _ in gone:
+            self.record.remove(image_id)
         self.record.release_manifest(repository, digest)
         return True
 
@@ -392,8 +397,10 @@ def main():
             conf.CONF.registry.project_domain_name, ignore_missing=False).id
 
     def project_id(name):
-        project = cloud.identity.find_project(name, domain_id=domain_id())
-        return project.id if project else None
+        # One list call: find_project first asks for an id of that name.
+        found = list(cloud.identity.projects(name=name,
+                                             domain_id=domain_id()))
+        return found[0].id if found else None
     sync = Sync(client.Registry(options.registry_url,
                                 token.Signer(conf.CONF.registry)),
                 glance.Glance(cloud.image), project_id,

@@ -254,7 +254,7 @@ class TokenService:
                 actions.add(PULL)
             if actions:
                 access.append({'type': 'repository', 'name': scope.name,
-                                'actions': sorted(actions)})
+                               'actions': sorted(actions)})
             if actions != scope.actions:
                 LOG.info('%s asked %s on %s, granted %s', user,
                          sorted(scope.actions), scope.name,
