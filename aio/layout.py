@@ -11,7 +11,7 @@ import sys
 HOST = '127.0.0.1'
 REGION = 'RegionOne'
 SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database', 'registry',
-           'registry-events')
+           'registry-events', 'heat-encryption')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,9 @@ class Layout:
                 values = json.load(f)
         missing = {name for name in SECRETS if name not in values}
         if missing:
-            values.update((name, secrets.token_urlsafe(16))
+            # 32 characters: Heat's auth_encryption_key must have exactly
+            # that many.
+            values.update((name, secrets.token_urlsafe(24))
                           for name in missing)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, 'w') as f:

@@ -11,6 +11,7 @@ descriptions in dependency order.
 
 import dataclasses
 import functools
+import json
 import os
 import subprocess
 import typing
@@ -116,6 +117,11 @@ class Service:
         bring-up."""
         return {}
 
+    def identity(self, conn):
+        """What else it needs in Keystone (domains, roles, users) beyond
+        its user and catalog entries, made with the admin's connection
+        ``conn`` on every bring-up (so idempotent)."""
+
     def initialize(self):
         """One-time set-up (schemas, keys), after its databases exist;
         later bring-ups skip it once it has finished."""
@@ -160,9 +166,11 @@ class Service:
                     os.path.basename(argv[0]), code))
 
     def gunicorn(self, name, module, port, env, threads=4,
-                 graceful_timeout=5):
+                 graceful_timeout=5, argv=()):
         """An API served by gunicorn on 127.0.0.1:``port``; on SIGTERM its
-        worker gets ``graceful_timeout`` seconds to finish its requests."""
+        worker gets ``graceful_timeout`` seconds to finish its requests.
+        ``argv`` is what the application module sees as its command line
+        (e.g. --config-file, for those that read no environment)."""
         return Process(
             name,
             [self.layout.bin('gunicorn'), '--no-control-socket',
@@ -177,7 +185,8 @@ class Service:
              # sent.
              '--keep-alive', '75',
              '--name', name,
-             'aio.wsgi:application("%s")' % module],
+             'aio.wsgi:application(%s)' % ', '.join(
+                 json.dumps(arg) for arg in (module,) + tuple(argv))],
             http_answers(aio_layout.url(port, '/')),
             env)
 

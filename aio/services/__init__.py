@@ -6,6 +6,7 @@ list does not matter, each service names what it starts after.
 """
 
 from aio.services import glance
+from aio.services import heat
 from aio.services import keystone
 from aio.services import mariadb
 from aio.services import neutron
@@ -27,6 +28,7 @@ ALL = (
     neutron.Neutron,
     nova.Nova,
     registry.Registry,
+    heat.Heat,
 )
 
 

@@ -127,6 +127,7 @@ def register(layout, described):
                         ensure_project(conn, SERVICE_PROJECT), SERVICE_ROLES)
         for endpoint in described.catalog:
             ensure_endpoints(conn, endpoint)
+        described.identity(conn)
 
 
 class Keystone(service.Service):
