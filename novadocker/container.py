@@ -6,6 +6,7 @@ from nova.compute import power_state
 from novadocker import conf
 from novadocker import engine
 from novadocker import flavor as flavor_limits
+from novadocker import metadata
 
 CONF = conf.CONF
 
@@ -62,7 +63,7 @@ def create_kwargs(instance, image_meta, image_ref, sandbox_id,
             engine.LABEL_FLAVOR: instance.flavor.name,
             engine.LABEL_ROOT_GB: str(instance.flavor.root_gb),
         },
-        'environment': dict(instance.metadata or {}),
+        'environment': metadata.environment(instance.metadata),
         'network_mode': 'container:' + sandbox_id,
         'privileged': CONF.docker.privileged,
         'detach': True,
@@ -73,6 +74,7 @@ def create_kwargs(instance, image_meta, image_ref, sandbox_id,
     if key_binds:
         kwargs['volumes'] = key_binds
     kwargs.update(flavor_limits.limits(instance.flavor))
+    kwargs.update(metadata.create_options(instance.metadata))
     return kwargs
 
 

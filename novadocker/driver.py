@@ -24,6 +24,7 @@ from novadocker import engine
 from novadocker import host
 from novadocker import image
 from novadocker import keys
+from novadocker import metadata
 from novadocker import sandbox
 from novadocker import vif
 
@@ -103,7 +104,8 @@ class DockerDriver(driver.ComputeDriver):
         network_info = network_info or []
         try:
             vif.check_pluggable(network_info)
-        except vif.UnpluggablePort as e:
+            metadata.create_options(instance.metadata)
+        except (vif.UnpluggablePort, exception.InvalidInput) as e:
             raise exception.BuildAbortException(
                 instance_uuid=instance.uuid, reason=e.format_message()) from e
         image_ref = self._images.ensure_loaded(context, image_meta)
@@ -133,7 +135,7 @@ class DockerDriver(driver.ComputeDriver):
                             '(vif_plugging_is_fatal = False)',
                             CONF.vif_plugging_timeout, instance=instance)
             if power_on:
-                self._start(instance, workload)
+                self._start_workload(instance, workload)
         except Exception as e:
             self._discard(instance, network_info)
             # What no other host can boot either: no rescheduling.
@@ -334,6 +336,18 @@ class DockerDriver(driver.ComputeDriver):
             return
         self._engine.start(held)
         vif.plug_all(instance, network_info, container_mod.pid(held))
+
+    def _start_workload(self, instance, workload):
+        """Its first start. Its sandbox has just started on this engine,
+        so a failure is the container's own (a user or command its image
+        lacks): no other host would do better."""
+        try:
+            self._start(instance, workload)
+        except engine.EngineError as e:
+            if isinstance(e, engine.EngineRefused):
+                raise
+            raise engine.EngineRefused(action='start %s' % workload.name,
+                                       reason=e.kwargs['reason']) from e
 
     def _start(self, instance, container):
         """Start the container; fail if its process exits at once."""

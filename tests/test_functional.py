@@ -197,6 +197,39 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.assertEqual(['sleep', '3600'],
                          self._container(server).attrs['Config']['Cmd'])
 
+    def test_reserved_metadata_sets_command_user_tty_and_read_only(self):
+        server = self._boot(metadata={
+            'docker:cmd': '["sleep", "3600"]', 'docker:user': '65534:65534',
+            'docker:tty': 'true', 'docker:stdin': 'true',
+            'docker:read_only': 'true', 'GREETING': 'hello'})
+        container = self._container(server)
+        config = container.attrs['Config']
+        self.assertEqual(['sleep', '3600'], config['Cmd'])
+        self.assertEqual('65534:65534', config['User'])
+        self.assertTrue(config['Tty'])
+        self.assertTrue(config['OpenStdin'])
+        self.assertEqual(['GREETING=hello'], [
+            e for e in config['Env'] if not e.startswith('PATH=')])
+        self.assertTrue(container.attrs['HostConfig']['ReadonlyRootfs'])
+        self.assertFalse(container.attrs['HostConfig']['Privileged'])
+        self.assertEqual('65534\n', self._exec(server, 'id -u'))
+        touched = container.exec_run(['touch', '/new-file'])
+        self.assertNotEqual(0, touched.exit_code)
+        self.assertIn(b'Read-only file system', touched.output)
+
+    def test_user_the_image_lacks_fails_without_rescheduling(self):
+        server = self._boot(metadata={'docker:user': 'www'},
+                            expected_state='ERROR')
+        self._assert_no_container(server)
+        self.assertIn('unable to find user www', self._fault(server))
+
+    def test_unknown_reserved_metadata_fails_naming_the_key(self):
+        server = self._boot(metadata={'docker:privileged': 'true'},
+                            expected_state='ERROR')
+        self._assert_no_container(server)
+        self.assertIn('docker:privileged is not one of',
+                      self._fault(server))
+
     def test_image_metadata_cannot_make_container_privileged(self):
         image_id = self._add_image(
             base.saved_image(), properties={'privileged': 'true',

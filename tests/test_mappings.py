@@ -13,6 +13,7 @@ from nova.tests.unit import fake_network_cache_model
 from novadocker import container
 from novadocker import flavor
 from novadocker import host
+from novadocker import metadata
 from novadocker import vif
 
 
@@ -182,6 +183,49 @@ class HostnameTestCase(testtools.TestCase):
             self.assertEqual(kernel_name, container.hostname(name), name)
             self.assertEqual(entries, container.hosts_entries(name,
                                                               addresses))
+
+
+class MetadataTestCase(testtools.TestCase):
+
+    def test_reserved_keys(self):
+        table = [
+            ({}, {}),
+            ({'GREETING': 'hi'}, {}),
+            ({'docker:cmd': '["sh", "-c", "echo a b"]'},
+             {'command': ['sh', '-c', 'echo a b']}),
+            ({'docker:cmd': 'httpd -f -p "8080"'},
+             {'command': ['httpd', '-f', '-p', '8080']}),
+            ({'docker:user': 'nobody'}, {'user': 'nobody'}),
+            ({'docker:user': '1000:1000'}, {'user': '1000:1000'}),
+            ({'docker:tty': 'true', 'docker:stdin': 'yes',
+              'docker:read_only': '0'},
+             {'tty': True, 'stdin_open': True, 'read_only': False}),
+        ]
+        for given, options in table:
+            self.assertEqual(options, metadata.create_options(given), given)
+
+    def test_environment_is_the_other_keys(self):
+        self.assertEqual({'GREETING': 'hi'}, metadata.environment(
+            {'GREETING': 'hi', 'docker:cmd': 'sleep 1'}))
+
+    def test_bad_keys_and_values_are_named(self):
+        table = [
+            ({'docker:command': 'x'}, 'docker:command is not one of '
+             'docker:cmd, docker:read_only, docker:stdin, docker:tty, '
+             'docker:user'),
+            ({'docker:cmd': '["sh", 1]'}, 'a JSON list of strings'),
+            ({'docker:cmd': '[sh'}, 'a JSON list of strings'),
+            ({'docker:cmd': '   '}, 'is not a command'),
+            ({'docker:cmd': 'echo "open'}, 'is not a command'),
+            ({'docker:tty': 'maybe'}, "docker:tty='maybe' is not true or "
+             "false"),
+            ({'docker:user': 'root; rm -rf /'}, 'is not a user, uid'),
+            ({'docker:user': ''}, 'is not a user, uid'),
+        ]
+        for given, message in table:
+            error = self.assertRaises(exception.InvalidInput,
+                                      metadata.create_options, given)
+            self.assertIn(message, error.format_message(), given)
 
 
 class FlavorLimitsTestCase(testtools.TestCase):

@@ -1,0 +1,101 @@
+"""Server metadata as the container sees it: each item an environment
+variable, except the reserved ``docker:`` keys, which set how the
+container's process runs.
+
+- ``docker:cmd``: the command, a JSON list (``["httpd", "-f"]``) or a
+  string split as a shell would (``httpd -f``); it replaces the image's
+  CMD and its ``os_command_line`` property;
+- ``docker:user``: ``user``, ``uid``, ``user:group`` or ``uid:gid`` inside
+  the container;
+- ``docker:tty``: ``true`` gives the process a terminal (``docker run -t``);
+- ``docker:stdin``: ``true`` keeps its standard input open (``-i``);
+- ``docker:read_only``: ``true`` makes the root filesystem read-only.
+
+They change only what runs inside the container, with the confinement
+every container has (no capability, device or mount comes from them), so
+any user who may set a server's metadata may set them. They apply when the
+container is created: at boot and at rebuild. An unknown ``docker:`` key
+or a bad value fails the boot with a message naming the key.
+"""
+
+import json
+import re
+import shlex
+
+from nova import exception
+from nova.i18n import _
+from oslo_utils import strutils
+
+PREFIX = 'docker:'
+CMD, USER, TTY, STDIN, READ_ONLY = (
+    PREFIX + name for name in ('cmd', 'user', 'tty', 'stdin', 'read_only'))
+_NAME = r'[A-Za-z0-9_][A-Za-z0-9_.-]*'
+_USER = re.compile(r'^%s(:%s)?$' % (_NAME, _NAME))
+
+
+def _invalid(key, value, expected):
+    return exception.InvalidInput(reason=_(
+        'server metadata %(key)s=%(value)r is not %(expected)s') % {
+            'key': key, 'value': value, 'expected': expected})
+
+
+def _command(value):
+    if value.lstrip().startswith('['):
+        try:
+            command = json.loads(value)
+        except ValueError:
+            command = None
+        if not (isinstance(command, list) and command and
+                all(isinstance(arg, str) for arg in command)):
+            raise _invalid(CMD, value, 'a JSON list of strings')
+        return command
+    try:
+        command = shlex.split(value)
+    except ValueError:
+        command = None
+    if not command:
+        raise _invalid(CMD, value, 'a command (a JSON list of strings, or '
+                                   'words as a shell splits them)')
+    return command
+
+
+def _flag(key, value):
+    try:
+        return strutils.bool_from_string(value, strict=True)
+    except ValueError:
+        raise _invalid(key, value, 'true or false')
+
+
+def _user(value):
+    if not _USER.match(value):
+        raise _invalid(USER, value, 'a user, uid, user:group or uid:gid')
+    return value
+
+
+_OPTIONS = {
+    CMD: lambda value: {'command': _command(value)},
+    USER: lambda value: {'user': _user(value)},
+    TTY: lambda value: {'tty': _flag(TTY, value)},
+    STDIN: lambda value: {'stdin_open': _flag(STDIN, value)},
+    READ_ONLY: lambda value: {'read_only': _flag(READ_ONLY, value)},
+}
+
+
+def environment(metadata):
+    return {key: value for key, value in (metadata or {}).items()
+            if not key.startswith(PREFIX)}
+
+
+def create_options(metadata):
+    """Keyword arguments of ``containers.create`` from the reserved keys;
+    InvalidInput names a key that is unknown or has a bad value."""
+    options = {}
+    for key, value in sorted((metadata or {}).items()):
+        if not key.startswith(PREFIX):
+            continue
+        if key not in _OPTIONS:
+            raise exception.InvalidInput(reason=_(
+                'server metadata key %(key)s is not one of %(known)s') % {
+                    'key': key, 'known': ', '.join(sorted(_OPTIONS))})
+        options.update(_OPTIONS[key](value))
+    return options
