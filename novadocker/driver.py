@@ -21,6 +21,7 @@ from nova.virt import hardware
 from novadocker import container as container_mod
 from novadocker import diagnostics
 from novadocker import engine
+from novadocker import flavor as flavor_limits
 from novadocker import host
 from novadocker import image
 from novadocker import keys
@@ -174,6 +175,12 @@ class DockerDriver(driver.ComputeDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
+        if instance.task_state == task_states.RESIZE_REVERTING:
+            # Nova destroys the resized instance at its destination before
+            # reverting at the source; both are this host (the only resize
+            # the driver does), so this is the container to revert.
+            self.power_off(instance, CONF.docker.stop_timeout)
+            return
         self._remove(instance, network_info)
         self.cleanup(context, instance, network_info, block_device_info,
                      destroy_disks=destroy_disks, destroy_vifs=False,
@@ -276,6 +283,45 @@ class DockerDriver(driver.ComputeDriver):
     def resume_state_on_host_boot(self, context, instance, network_info,
                                   share_info, block_device_info=None):
         self.power_on(context, instance, network_info, block_device_info)
+
+    # Resize, on this host only: the same container with other limits.
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                   network_info, block_device_info=None,
+                                   timeout=0, retry_interval=0):
+        if dest != CONF.my_ip:
+            raise exception.InstanceFaultRollback(
+                inner_exception=exception.MigrationPreCheckError(reason=_(
+                    'a container can be resized on its own host only, not '
+                    'moved to %(dest)s; set allow_resize_to_same_host = '
+                    'True and, with several hosts, do not migrate') % {
+                        'dest': dest}))
+        self.power_off(instance, timeout)
+        return ''
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance,
+                         allocations, block_device_info=None, power_on=True,
+                         share_info=None):
+        self._resized(instance, network_info, power_on)
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        """Nothing of the old size is kept."""
+
+    def finish_revert_migration(self, context, instance, network_info,
+                                migration, block_device_info=None,
+                                power_on=True, share_info=None):
+        self._resized(instance, network_info, power_on)
+
+    def _resized(self, instance, network_info, power_on):
+        """The stopped container given the limits of the instance's
+        flavor (the new one, or the old one again on a revert)."""
+        container = self._engine.get(instance)
+        self._engine.update_resources(
+            container, flavor_limits.resources(instance.flavor))
+        if power_on:
+            self._network_ready(instance, network_info)
+            self._start(instance, container)
 
     # Images and output
 

@@ -198,6 +198,18 @@ class Engine(object):
                 container.kill()
 
     @staticmethod
+    def update_resources(container, resources):
+        """``docker update``: the container's limits, as the engine API's
+        Resources fields. The SDK's update_container cannot set PidsLimit,
+        so this posts the API call itself."""
+        api = container.client.api
+        with translated_errors('update the limits of %s' % container.name):
+            api._result(api._post_json(
+                api._url('/containers/{0}/update', container.id),
+                data=resources), True)
+            container.reload()
+
+    @staticmethod
     def pause(container):
         with translated_errors('pause %s' % container.name):
             container.pause()

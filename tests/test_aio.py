@@ -73,6 +73,27 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         self.assertNotIn('nova-' + server.id, names)
         self.assertNotIn('nova-' + from_snapshot.id, names)
 
+    def test_resize_on_the_host_keeps_container_and_port(self):
+        private = self.conn.network.find_network('private')
+        server = self._boot(self.conn.image.find_image('busybox'),
+                            'e2e-resize', networks=[{'uuid': private.id}])
+        before = self._container(server)
+
+        demo.openstack_cli(self.layout, 'aio', 'server', 'resize',
+                           '--flavor', 'm1.small', '--wait', server.id,
+                           timeout=WAIT)
+        resized = self._wait_status(server, 'VERIFY_RESIZE')
+        demo.openstack_cli(self.layout, 'aio', 'server', 'resize', 'confirm',
+                           server.id)
+        confirmed = self._wait_status(server, 'ACTIVE')
+
+        after = self._container(server)
+        self.assertEqual((before.id, 'running'), (after.id, after.status))
+        self.assertEqual(2048 * 2**20, after.attrs['HostConfig']['Memory'])
+        self.assertEqual('m1.small', confirmed.flavor['original_name'])
+        self.assertEqual(server.addresses, resized.addresses)
+        self.assertEqual(server.addresses, confirmed.addresses)
+
     def test_bad_image_gives_error_with_reason_and_no_container(self):
         image = self.conn.image.create_image(
             'e2e-not-docker', data=b'not a tarball',

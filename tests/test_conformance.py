@@ -1,5 +1,7 @@
 """Nova's own virt driver conformance suite, run on the real engine."""
 
+from nova.compute import power_state
+import nova.conf
 from nova.network import model as network_model
 from nova import test
 from nova.tests.unit.virt import test_virt_drivers
@@ -41,6 +43,16 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
         instance, _ = self._get_running_instance()
         container = self.client.containers.get('nova-%s' % instance.uuid)
         self.assertEqual('running', container.status)
+
+    def test_migrate_disk_and_power_off(self):
+        # The suite's destination is another host, which the driver
+        # refuses (test_driver); a resize on this host powers it off.
+        instance, network_info = self._get_running_instance()
+        self.connection.migrate_disk_and_power_off(
+            self.ctxt, instance, nova.conf.CONF.my_ip,
+            test_utils.get_test_flavor(), network_info)
+        self.assertEqual(power_state.SHUTDOWN,
+                         self.connection.get_info(instance).state)
 
     def test_live_migration(self):
         self.skipTest('Containers are not live-migrated: the driver does '

@@ -178,6 +178,17 @@ class DockerDriverTestCase(test.TestCase):
         self.assertEqual(power_state.CRASHED,
                          self.driver.get_info(instance).state)
 
+    def test_resize_to_another_host_is_refused_and_leaves_it_running(self):
+        instance = self._spawn()
+        error = self.assertRaises(
+            exception.InstanceFaultRollback,
+            self.driver.migrate_disk_and_power_off, self.ctxt, instance,
+            '192.0.2.10', instance.flavor, [])
+        self.assertIn('resized on its own host only',
+                      error.inner_exception.format_message())
+        self.assertEqual(power_state.RUNNING,
+                         self.driver.get_info(instance).state)
+
     def test_power_off_honours_timeout(self):
         # This image's shell ignores SIGTERM as PID 1, so only the kill at
         # the end of the timeout stops it.

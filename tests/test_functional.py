@@ -489,6 +489,66 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self._wait_for_state_change(healthy, 'ACTIVE')
         self.assertEqual('running', self._container(healthy).status)
 
+    # Resize, on the same host
+
+    def _resizable(self):
+        """A server with a file in its container, and a flavor to resize
+        it to: more memory, one vCPU, no CFS quota, a PID limit."""
+        self.flags(allow_resize_to_same_host=True)
+        server = self._boot()
+        self._exec(server, 'echo kept > /kept')
+        bigger = self._create_flavor(memory_mb=128, vcpu=1, disk=1,
+                                     ephemeral=0,
+                                     extra_spec={'docker:pids_limit': '64'})
+        return server, self._container(server).id, bigger
+
+    def _limits(self, server):
+        host_config = self._container(server).attrs['HostConfig']
+        return {key: host_config[key] for key in (
+            'Memory', 'MemorySwap', 'CpuShares', 'CpuQuota', 'PidsLimit')}
+
+    def test_resize_updates_the_same_container_and_confirm_keeps_it(self):
+        server, container_id, bigger = self._resizable()
+        before = self._limits(server)
+
+        server = self._resize_server(server, bigger)
+
+        self.assertEqual(container_id, self._container(server).id)
+        self.assertEqual('running', self._container(server).status)
+        self.assertEqual({'Memory': 128 * units.Mi,
+                          'MemorySwap': 256 * units.Mi, 'CpuShares': 1024,
+                          'CpuQuota': -1, 'PidsLimit': 64},
+                         self._limits(server))
+        self.assertEqual('kept\n', self._exec(server, 'cat /kept'))
+        self._confirm_resize(server)
+        self.assertEqual(container_id, self._container(server).id)
+        self.assertEqual(128 * units.Mi, self._limits(server)['Memory'])
+        self.assertNotEqual(before, self._limits(server))
+
+    def test_resize_revert_restores_the_limits_of_the_same_container(self):
+        server, container_id, bigger = self._resizable()
+        before = self._limits(server)
+        server = self._resize_server(server, bigger)
+
+        server = self._revert_resize(server)
+
+        self.assertEqual(container_id, self._container(server).id)
+        self.assertEqual('running', self._container(server).status)
+        self.assertEqual(before, self._limits(server))
+        self.assertEqual('kept\n', self._exec(server, 'cat /kept'))
+
+    def test_resize_of_a_stopped_server_leaves_it_stopped(self):
+        server, container_id, bigger = self._resizable()
+        server = self._stop_server(server)
+
+        server = self._resize_server(server, bigger)
+
+        self.assertEqual('exited', self._container(server).status)
+        self.assertEqual(128 * units.Mi, self._limits(server)['Memory'])
+        self.api.post_server_action(server['id'], {'confirmResize': None})
+        self._wait_for_state_change(server, 'SHUTOFF')
+        self.assertEqual('exited', self._container(server).status)
+
     # Snapshot
 
     def test_snapshot_keeps_files_and_boots(self):

@@ -70,6 +70,9 @@ class Nova(service.Service):
                 # A container's vCPUs are CPU shares, not dedicated cores:
                 # 32 per core lets a 2-core host take fifty m1.nano servers.
                 'cpu_allocation_ratio': '32.0',
+                # The driver resizes a container in place, on its own host
+                # (docker update); it moves none to another.
+                'allow_resize_to_same_host': 'True',
                 'metadata_workers': '1',
                 # A boot waits this long for Neutron's network-vif-plugged.
                 'vif_plugging_timeout': '60',
