@@ -106,9 +106,12 @@ class DockerDriver(driver.ComputeDriver):
         try:
             vif.check_pluggable(network_info)
             metadata.create_options(instance.metadata)
-        except (vif.UnpluggablePort, exception.InvalidInput) as e:
+        except vif.UnpluggablePort as e:
             raise exception.BuildAbortException(
                 instance_uuid=instance.uuid, reason=e.format_message()) from e
+        except metadata.Invalid as e:
+            raise exception.BuildAbortException(
+                instance_uuid=instance.uuid, reason=str(e)) from e
         image_ref = self._images.ensure_loaded(context, image_meta)
         events = []
         if power_on and CONF.vif_plugging_timeout:

@@ -22,8 +22,6 @@ import json
 import re
 import shlex
 
-from nova import exception
-from nova.i18n import _
 from oslo_utils import strutils
 
 PREFIX = 'docker:'
@@ -33,10 +31,14 @@ _NAME = r'[A-Za-z0-9_][A-Za-z0-9_.-]*'
 _USER = re.compile(r'^%s(:%s)?$' % (_NAME, _NAME))
 
 
+class Invalid(ValueError):
+    """A reserved key unknown or with a bad value; the message names it.
+    (No Nova import: Heat's plugin validates templates with this too.)"""
+
+
 def _invalid(key, value, expected):
-    return exception.InvalidInput(reason=_(
-        'server metadata %(key)s=%(value)r is not %(expected)s') % {
-            'key': key, 'value': value, 'expected': expected})
+    return Invalid('server metadata %s=%r is not %s' % (
+        key, value, expected))
 
 
 def _command(value):
@@ -88,14 +90,13 @@ def environment(metadata):
 
 def create_options(metadata):
     """Keyword arguments of ``containers.create`` from the reserved keys;
-    InvalidInput names a key that is unknown or has a bad value."""
+    Invalid names a key that is unknown or has a bad value."""
     options = {}
     for key, value in sorted((metadata or {}).items()):
         if not key.startswith(PREFIX):
             continue
         if key not in _OPTIONS:
-            raise exception.InvalidInput(reason=_(
-                'server metadata key %(key)s is not one of %(known)s') % {
-                    'key': key, 'known': ', '.join(sorted(_OPTIONS))})
+            raise Invalid('server metadata key %s is not one of %s' % (
+                key, ', '.join(sorted(_OPTIONS))))
         options.update(_OPTIONS[key](value))
     return options

@@ -9,6 +9,7 @@ import uuid
 import fixtures
 
 from aio import demo
+from aio.services import ovn
 from tests import aio_base
 
 SERVER_TEMPLATE = {
@@ -30,6 +31,33 @@ SERVER_TEMPLATE = {
 }
 
 
+# A page naming $GREETING, served on port 80, and a line of output each
+# side of it; it exits on the stop signal (PID 1 ignores it otherwise, and
+# Nova waits a minute before the kill on rebuild and resize).
+WEB_CMD = ['/bin/sh', '-c',
+           'trap "exit 0" TERM; echo first; mkdir -p /tmp/www; '
+           'echo "hello $GREETING" > /tmp/www/index.html; echo serving; '
+           'httpd -f -p 80 -h /tmp/www & wait']
+
+
+def container_template(**properties):
+    return {
+        'heat_template_version': '2021-04-16',
+        'resources': {'web': {
+            'type': 'DockerInc::Docker::Container',
+            'properties': properties,
+        }},
+        'outputs': {name: {'value': {'get_attr': ['web', name]}} for name in (
+            'network_ip', 'network_gateway', 'network_tcp_ports',
+            'network_udp_ports', 'logs_head', 'logs_tail', 'info')},
+    }
+
+
+WEB = dict(image='busybox', env=['GREETING=world'], cmd=WEB_CMD,
+           memory=128 * 2**20, port_specs=[80, '53/udp'],
+           networks=[{'network': 'private'}])
+
+
 class HeatTest(aio_base.AllInOneBase):
 
     def setUp(self):
@@ -40,8 +68,12 @@ class HeatTest(aio_base.AllInOneBase):
     def _stack(self, *argv):
         """``openstack stack ...`` as demo; its output as JSON when asked
         for."""
-        done = demo.openstack_cli(self.layout, 'aio', 'stack', *argv,
-                                  timeout=aio_base.WAIT * 2)
+        try:
+            done = demo.openstack_cli(self.layout, 'aio', 'stack', *argv,
+                                      timeout=aio_base.WAIT * 2)
+        except subprocess.CalledProcessError as e:
+            e.add_note(e.stdout + e.stderr)
+            raise
         return json.loads(done.stdout) if '-f' in argv else done.stdout
 
     def _create(self, template, **parameters):
@@ -67,6 +99,47 @@ class HeatTest(aio_base.AllInOneBase):
             # heatclient prints this one on its standard output.
             if 'could not be found' not in e.stdout:
                 raise
+
+    def _resource_id(self):
+        return self._stack('resource', 'show', '-f', 'json', self.stack,
+                           'web')['physical_resource_id']
+
+    def _update(self, template):
+        path = os.path.join(self.templates, 'template.yaml')
+        with open(path, 'w') as f:
+            json.dump(template, f)
+        self._stack('update', '--wait', '-t', path, self.stack)
+        stack = self._stack('show', '-f', 'json', self.stack)
+        self.assertEqual('UPDATE_COMPLETE', stack['stack_status'],
+                         stack.get('stack_status_reason'))
+
+    def _validation_error(self, template):
+        """The error of a stack create refused at validation; no stack or
+        server is left."""
+        path = os.path.join(self.templates, 'template.yaml')
+        with open(path, 'w') as f:
+            json.dump(template, f)
+        servers = {s.id for s in self.conn.compute.servers()}
+        error = self.assertRaises(
+            subprocess.CalledProcessError, demo.openstack_cli, self.layout,
+            'aio', 'stack', 'create', '-t', path, self.stack)
+        self.assertEqual(servers, {s.id for s in self.conn.compute.servers()})
+        self.assertEqual([], [s for s in self.conn.orchestration.stacks()
+                              if s.name == self.stack])
+        return error.stderr
+
+    def _outside(self, address):
+        """The page at ``address`` fetched from aio-outside, or None."""
+        done = subprocess.run(
+            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'timeout', '3',
+             'busybox', 'wget', '-q', '-O-', 'http://%s/' % address],
+            capture_output=True)
+        return done.stdout if done.returncode == 0 else None
+
+    @staticmethod
+    def _fixed(server):
+        return sorted(a['addr'] for a in server.addresses['private']
+                      if a['OS-EXT-IPS:type'] == 'fixed')
 
     def _output(self, name):
         return self._stack('output', 'show', '-f', 'json', self.stack,
@@ -101,3 +174,114 @@ class HeatTest(aio_base.AllInOneBase):
         self.assertEqual('CREATE_FAILED', stack['stack_status'])
         self.assertIn('exited at once (code 1)',
                       stack['stack_status_reason'])
+
+    def test_container_resource_runs_updates_in_place_and_goes(self):
+        stack = self._create(container_template(**WEB))
+        self.assertEqual('CREATE_COMPLETE', stack['stack_status'],
+                         stack.get('stack_status_reason'))
+        server = self.conn.compute.get_server(self._resource_id())
+        container = self._container(server)
+        config = container.attrs['Config']
+        self.assertEqual(WEB_CMD, config['Cmd'])
+        self.assertIn('GREETING=world', config['Env'])
+        self.assertEqual(128 * 2**20, container.attrs['HostConfig']['Memory'])
+        self.assertEqual('m1.micro', server.flavor['original_name'])
+        # The attributes equal what the API and the engine show.
+        ipv4 = [a['addr'] for a in server.addresses['private']
+                if a['version'] == 4][0]
+        self.assertEqual(ipv4, self._output('network_ip'))
+        subnet = self.conn.network.find_subnet('private-v4')
+        self.assertEqual(subnet.gateway_ip, self._output('network_gateway'))
+        self.assertEqual(('80', '53'), (self._output('network_tcp_ports'),
+                                        self._output('network_udp_ports')))
+        self.assertEqual(server.id, self._output('info')['id'])
+        self.assertTrue(self._until(
+            lambda: self._output('logs_tail') == 'serving'))
+        self.assertEqual('first', self._output('logs_head'))
+        # port_specs opened port 80: its page answers through a floating
+        # IP, from the outside.
+        port = list(self.conn.network.ports(device_id=server.id))[0]
+        fip = self.conn.network.create_ip(
+            floating_network_id=self.conn.network.find_network(
+                demo.PUBLIC_NETWORK).id, port_id=port.id)
+        self.addCleanup(self.conn.network.delete_ip, fip,
+                        ignore_missing=True)
+        self.assertTrue(self._until(
+            lambda: self._outside(fip.floating_ip_address) == b'hello '
+            b'world\n', interval=0.5), 'port_specs did not open port 80')
+
+        # In place: the same server, port and addresses.
+        self._update(container_template(**dict(
+            WEB, env=['GREETING=again'], port_specs=[80, 8080],
+            name='e2e-renamed')))
+        self.assertEqual(server.id, self._resource_id())
+        updated = self.conn.compute.get_server(server.id)
+        self.assertEqual('e2e-renamed', updated.name)
+        self.assertEqual(self._fixed(server), self._fixed(updated))
+        self.assertEqual([port.id], [p.id for p in self.conn.network.ports(
+            device_id=server.id)])
+        self.assertIn('GREETING=again',
+                      self._container(server).attrs['Config']['Env'])
+        self.assertEqual(('80,8080', ''), (
+            self._output('network_tcp_ports'),
+            self._output('network_udp_ports')))
+        self.assertTrue(self._until(
+            lambda: self._outside(fip.floating_ip_address) == b'hello '
+            b'again\n', interval=0.5))
+
+        before = self._container(server).id
+        self._update(container_template(**dict(
+            WEB, env=['GREETING=again'], port_specs=[80, 8080],
+            name='e2e-renamed', memory=512 * 2**20)))
+        self.assertEqual(server.id, self._resource_id())
+        resized = self._container(server)
+        self.assertEqual((before, 512 * 2**20),
+                         (resized.id, resized.attrs['HostConfig']['Memory']))
+        self.assertEqual('ACTIVE',
+                         self.conn.compute.get_server(server.id).status)
+
+        self._stack('suspend', '--wait', self.stack)
+        self.assertEqual('paused', self._container(server).status)
+        self._stack('resume', '--wait', self.stack)
+        self.assertEqual('running', self._container(server).status)
+        self._stack('check', '--wait', self.stack)
+        self.assertEqual('CHECK_COMPLETE', self._stack(
+            'show', '-f', 'json', self.stack)['stack_status'])
+
+        groups = {g.id for g in self.conn.network.security_groups()}
+        self.conn.network.delete_ip(fip)
+        self._stack('delete', '--yes', '--wait', self.stack)
+        self.assertIsNone(self.conn.compute.find_server(server.id))
+        self.assertEqual([], self.docker.containers.list(
+            all=True, filters={'name': 'nova-' + server.id}))
+        self.assertIsNone(self.conn.network.find_port(port.id))
+        self.assertEqual(1, len(groups - {
+            g.id for g in self.conn.network.security_groups()}))
+
+    def test_properties_that_need_the_host_fail_validation(self):
+        for properties, named in [
+                ({'privileged': True}, 'privileged'),
+                ({'volumes': {'/data': {}}}, 'volumes'),
+                ({'port_bindings': {'80/tcp': [{'HostPort': '80'}]}},
+                 'floating IP'),
+                ({'docker_endpoint': 'tcp://192.0.2.1:2375'},
+                 'docker_endpoint'),
+                ({'restart_policy': {'Name': 'always'}}, 'restart_policy'),
+                ({'cap_add': ['NET_ADMIN']}, 'cap_add'),
+                ({'memory': 2**40}, 'no flavor has 1048576 MiB'),
+                ({'env': ['NOEQUALS']}, "env item 'NOEQUALS'")]:
+            error = self._validation_error(container_template(
+                image='busybox', **properties))
+            self.assertIn(named, error)
+
+    def test_unknown_image_names_the_upload_command(self):
+        error = self._validation_error(container_template(
+            image='e2e-nowhere:1.0'))
+        self.assertIn('docker save e2e-nowhere:1.0 | openstack image create '
+                      '--container-format docker --disk-format raw', error)
+
+    def test_container_that_exits_at_once_fails_with_its_exit_code(self):
+        stack = self._create(container_template(
+            image='busybox', cmd=['/bin/sh', '-c', 'exit 7']))
+        self.assertEqual('CREATE_FAILED', stack['stack_status'])
+        self.assertIn('exited at once (code 7)', stack['stack_status_reason'])

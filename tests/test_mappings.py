@@ -223,9 +223,9 @@ class MetadataTestCase(testtools.TestCase):
             ({'docker:user': ''}, 'is not a user, uid'),
         ]
         for given, message in table:
-            error = self.assertRaises(exception.InvalidInput,
+            error = self.assertRaises(metadata.Invalid,
                                       metadata.create_options, given)
-            self.assertIn(message, error.format_message(), given)
+            self.assertIn(message, str(error), given)
 
 
 class FlavorLimitsTestCase(testtools.TestCase):

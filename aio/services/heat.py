@@ -1,6 +1,8 @@
 """Heat: heat-api (gunicorn, 8004) and one heat-engine, with the domain of
-the users Heat creates inside stacks."""
+the users Heat creates inside stacks, and novadocker's
+DockerInc::Docker::Container loaded as a plugin."""
 
+import importlib.util
 import json
 
 from aio import layout as aio_layout
@@ -38,6 +40,10 @@ class Heat(service.Service):
                     'environment_dir': self.etc('environment.d'),
                     'template_dir': self.layout.wheel_etc('heat',
                                                           'templates'),
+                    # DockerInc::Docker::Container, backed by Nova.
+                    'plugin_dirs': importlib.util.find_spec(
+                        'novadocker.heat.plugins')
+                    .submodule_search_locations[0],
                     'auth_encryption_key':
                         self.layout.secrets['heat-encryption'],
                     'stack_user_domain_name': STACK_DOMAIN,

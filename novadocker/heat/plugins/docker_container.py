@@ -1,0 +1,1 @@
+from novadocker.heat.container import resource_mapping  # noqa: F401
