@@ -285,3 +285,28 @@ class HeatTest(aio_base.AllInOneBase):
             image='busybox', cmd=['/bin/sh', '-c', 'exit 7']))
         self.assertEqual('CREATE_FAILED', stack['stack_status'])
         self.assertIn('exited at once (code 7)', stack['stack_status_reason'])
+
+    def test_group_beyond_the_quota_fails_with_novas_message(self):
+        admin = demo.cloud(self.layout, 'aio-admin')
+        project = admin.identity.find_project('demo')
+        used = len(list(self.conn.compute.servers()))
+        limit = admin.compute.get_quota_set(project).instances
+        admin.compute.update_quota_set(project, instances=used + 1)
+        self.addCleanup(admin.compute.update_quota_set, project,
+                        instances=limit)
+
+        stack = self._create({
+            'heat_template_version': '2021-04-16',
+            'resources': {'group': {
+                'type': 'OS::Heat::ResourceGroup',
+                'properties': {'count': 2, 'resource_def': {
+                    'type': 'DockerInc::Docker::Container',
+                    'properties': {'image': 'busybox',
+                                   'networks': [{'network': 'private'}]},
+                }},
+            }},
+        })
+
+        self.assertEqual('CREATE_FAILED', stack['stack_status'])
+        self.assertIn('Quota exceeded for instances',
+                      stack['stack_status_reason'])
