@@ -46,6 +46,15 @@ class ImageReferenceTestCase(testtools.TestCase):
                                                                registry))
         self.assertIsNone(mapping.registry_reference('demo/web', None))
 
+    def test_which_references_name_a_registry(self):
+        for reference, names in [('127.0.0.1:5042/demo/web', True),
+                                 ('registry.example.org/web', True),
+                                 ('localhost/web', True),
+                                 ('demo/web:1', False), ('busybox:1', False),
+                                 ('busybox', False)]:
+            self.assertEqual(names, mapping.names_a_registry(reference),
+                             reference)
+
     def test_upload_hint_names_the_command(self):
         self.assertIn('docker save busybox:1.36 | openstack image create '
                       '--container-format docker --disk-format raw '

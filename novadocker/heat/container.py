@@ -11,6 +11,7 @@ from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import resource
 from heat.engine import support
+from oslo_utils import uuidutils
 
 from novadocker.heat import mapping
 
@@ -238,21 +239,24 @@ class DockerContainer(resource.Resource):
         (the project's own images before those shared with it)."""
         reference = props[self.IMAGE]
         glance = self.client('glance')
-        try:
-            image = glance.images.get(reference)
-        except Exception as e:
-            self.client_plugin('glance').ignore_not_found(e)
-        else:
-            return self._docker_image(image, reference)['id']
+        if uuidutils.is_uuid_like(reference):
+            try:
+                image = glance.images.get(reference)
+            except Exception as e:
+                self.client_plugin('glance').ignore_not_found(e)
+            else:
+                return self._docker_image(image, reference)['id']
         filters = {'container_format': 'docker'}
         names = mapping.reference_names(reference)
         found = list(glance.images.list(filters=dict(
             filters, name='in:' + ','.join('"%s"' % n for n in names))))
-        registry = self._registry_of(found)
-        pushed = mapping.registry_reference(reference, registry)
-        if pushed:
-            found += glance.images.list(filters=dict(
-                filters, docker_repository=pushed[0], docker_tag=pushed[1]))
+        if mapping.names_a_registry(reference):
+            pushed = mapping.registry_reference(reference,
+                                                self._registry_of(found))
+            if pushed:
+                found += glance.images.list(filters=dict(
+                    filters, docker_repository=pushed[0],
+                    docker_tag=pushed[1]))
         own = [i for i in found if i.get('owner') == self.context.project_id]
         for tier in (own, found):
             ids = sorted({i['id'] for i in tier})
@@ -365,10 +369,10 @@ class DockerContainer(resource.Resource):
         """The group opening port_specs (made, and its rules set, as
         needed); None without ports."""
         rules = mapping.port_rules(port_specs)
-        group_id = self.data().get('ports_group')
-        neutron = self.client('neutron')
         if not rules:
             return None
+        group_id = self.data().get('ports_group')
+        neutron = self.client('neutron')
         if not group_id:
             group_id = neutron.create_security_group({'security_group': {
                 'name': self._ports_group_name(),

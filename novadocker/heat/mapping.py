@@ -83,6 +83,14 @@ def reference_names(reference):
     return list(dict.fromkeys(names))
 
 
+def names_a_registry(reference):
+    """Whether the reference's first component is a registry's address
+    (as docker reads it: with a "." or ":", or localhost)."""
+    first, slash, _ = reference.partition('/')
+    return bool(slash) and ('.' in first or ':' in first or
+                            first == 'localhost')
+
+
 def registry_reference(reference, registry):
     """(repository, tag) when the reference names ``registry`` (the cloud's
     own, whose pushes are Glance images), else None."""
