@@ -211,9 +211,10 @@ class HeatTest(aio_base.AllInOneBase):
             b'world\n', interval=0.5), 'port_specs did not open port 80')
 
         # In place: the same server, port and addresses.
-        self._update(container_template(**dict(
-            WEB, env=['GREETING=again'], port_specs=[80, 8080],
-            name='e2e-renamed')))
+        updated_web = dict(WEB, env=['GREETING=again'], port_specs=[80, 8080],
+                           name='e2e-renamed',
+                           security_groups=['default', demo.WEB_GROUP])
+        self._update(container_template(**updated_web))
         self.assertEqual(server.id, self._resource_id())
         updated = self.conn.compute.get_server(server.id)
         self.assertEqual('e2e-renamed', updated.name)
@@ -222,6 +223,9 @@ class HeatTest(aio_base.AllInOneBase):
             device_id=server.id)])
         self.assertIn('GREETING=again',
                       self._container(server).attrs['Config']['Env'])
+        self.assertIn(demo.WEB_GROUP, {
+            g['name'] for g in self.conn.compute.fetch_server_security_groups(
+                updated).security_groups})
         self.assertEqual(('80,8080', ''), (
             self._output('network_tcp_ports'),
             self._output('network_udp_ports')))
@@ -229,14 +233,17 @@ class HeatTest(aio_base.AllInOneBase):
             lambda: self._outside(fip.floating_ip_address) == b'hello '
             b'again\n', interval=0.5))
 
-        before = self._container(server).id
+        # Another image and more memory: rebuilt, then resized.
+        other, _ = self._upload_image('e2e-heat-other', ['sleep', '3600'])
         self._update(container_template(**dict(
-            WEB, env=['GREETING=again'], port_specs=[80, 8080],
-            name='e2e-renamed', memory=512 * 2**20)))
+            updated_web, image='e2e-heat-other', memory=512 * 2**20)))
         self.assertEqual(server.id, self._resource_id())
         resized = self._container(server)
-        self.assertEqual((before, 512 * 2**20),
-                         (resized.id, resized.attrs['HostConfig']['Memory']))
+        self.assertEqual(('glance:' + other.id, 512 * 2**20), (
+            resized.attrs['Config']['Image'],
+            resized.attrs['HostConfig']['Memory']))
+        self.assertEqual(self._fixed(server), self._fixed(
+            self.conn.compute.get_server(server.id)))
         self.assertEqual('ACTIVE',
                          self.conn.compute.get_server(server.id).status)
 
