@@ -49,11 +49,13 @@ def container_template(**properties):
         }},
         'outputs': {name: {'value': {'get_attr': ['web', name]}} for name in (
             'network_ip', 'network_gateway', 'network_tcp_ports',
-            'network_udp_ports', 'logs_head', 'logs_tail', 'info')},
+            'network_udp_ports', 'network_info', 'logs_head', 'logs_tail',
+            'info')},
     }
 
 
 WEB = dict(image='busybox', env=['GREETING=world'], cmd=WEB_CMD,
+           hostname='e2e-web',
            memory=128 * 2**20, port_specs=[80, '53/udp'],
            networks=[{'network': 'private'}])
 
@@ -195,6 +197,12 @@ class HeatTest(aio_base.AllInOneBase):
         self.assertEqual(('80', '53'), (self._output('network_tcp_ports'),
                                         self._output('network_udp_ports')))
         self.assertEqual(server.id, self._output('info')['id'])
+        self.assertEqual({'IPAddress': ipv4, 'Gateway': subnet.gateway_ip,
+                          'TcpPorts': '80', 'UdpPorts': '53'}, {
+            key: value for key, value in self._output('network_info').items()
+            if key != 'Networks'})
+        self.assertEqual(b'e2e-web\n',
+                         container.exec_run(['hostname']).output)
         self.assertTrue(self._until(
             lambda: self._output('logs_tail') == 'serving'))
         self.assertEqual('first', self._output('logs_head'))
@@ -233,15 +241,18 @@ class HeatTest(aio_base.AllInOneBase):
             lambda: self._outside(fip.floating_ip_address) == b'hello '
             b'again\n', interval=0.5))
 
-        # Another image and more memory: rebuilt, then resized.
+        # Another image and command, more memory: rebuilt, then resized.
         other, _ = self._upload_image('e2e-heat-other', ['sleep', '3600'])
         self._update(container_template(**dict(
-            updated_web, image='e2e-heat-other', memory=512 * 2**20)))
+            updated_web, image='e2e-heat-other', cmd=['sleep', '7200'],
+            memory=512 * 2**20)))
         self.assertEqual(server.id, self._resource_id())
         resized = self._container(server)
-        self.assertEqual(('glance:' + other.id, 512 * 2**20), (
-            resized.attrs['Config']['Image'],
-            resized.attrs['HostConfig']['Memory']))
+        self.assertEqual(
+            ('glance:' + other.id, ['sleep', '7200'], 512 * 2**20), (
+                resized.attrs['Config']['Image'],
+                resized.attrs['Config']['Cmd'],
+                resized.attrs['HostConfig']['Memory']))
         self.assertEqual(self._fixed(server), self._fixed(
             self.conn.compute.get_server(server.id)))
         self.assertEqual('ACTIVE',

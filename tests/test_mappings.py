@@ -236,7 +236,8 @@ class FlavorLimitsTestCase(testtools.TestCase):
 
     def test_limits(self):
         self.assertEqual(
-            {'mem_limit': 64 * 1024 * 1024, 'cpu_shares': 2048,
+            {'mem_limit': 64 * 1024 * 1024,
+             'memswap_limit': 128 * 1024 * 1024, 'cpu_shares': 2048,
              'pids_limit': 2048},
             flavor.limits(self._flavor()))
         for spec, engine_value in (('100', 100), ('0', -1), ('-1', -1)):
@@ -246,6 +247,19 @@ class FlavorLimitsTestCase(testtools.TestCase):
                                                'quota:cpu_period': '10000'}))
         self.assertEqual((5000, 10000),
                          (limits['cpu_quota'], limits['cpu_period']))
+
+    def test_resources_of_a_resize(self):
+        self.assertEqual(
+            {'Memory': 64 * 1024 * 1024, 'MemorySwap': 128 * 1024 * 1024,
+             'CpuShares': 2048, 'PidsLimit': 2048, 'CpuQuota': -1,
+             'CpuPeriod': 100000},
+            flavor.resources(self._flavor()))
+        resources = flavor.resources(self._flavor(**{
+            'quota:cpu_quota': '5000', 'quota:cpu_period': '10000',
+            'docker:pids_limit': '0'}))
+        self.assertEqual((5000, 10000, -1), (
+            resources['CpuQuota'], resources['CpuPeriod'],
+            resources['PidsLimit']))
 
     def test_bad_extra_spec_names_flavor_and_key(self):
         # Nova's API validates these, but not for flavors made before.
