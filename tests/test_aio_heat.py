@@ -39,6 +39,8 @@ WEB_CMD = ['/bin/sh', '-c',
            'echo "hello $GREETING" > /tmp/www/index.html; echo serving; '
            'httpd -f -p 80 -h /tmp/www & wait']
 
+SLEEP_CMD = ['/bin/sh', '-c', 'trap "exit 0" TERM; sleep 7200 & wait']
+
 
 def container_template(**properties):
     return {
@@ -244,12 +246,12 @@ class HeatTest(aio_base.AllInOneBase):
         # Another image and command, more memory: rebuilt, then resized.
         other, _ = self._upload_image('e2e-heat-other', ['sleep', '3600'])
         self._update(container_template(**dict(
-            updated_web, image='e2e-heat-other', cmd=['sleep', '7200'],
+            updated_web, image='e2e-heat-other', cmd=SLEEP_CMD,
             memory=512 * 2**20)))
         self.assertEqual(server.id, self._resource_id())
         resized = self._container(server)
         self.assertEqual(
-            ('glance:' + other.id, ['sleep', '7200'], 512 * 2**20), (
+            ('glance:' + other.id, SLEEP_CMD, 512 * 2**20), (
                 resized.attrs['Config']['Image'],
                 resized.attrs['Config']['Cmd'],
                 resized.attrs['HostConfig']['Memory']))
