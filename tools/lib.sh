@@ -27,7 +27,9 @@ ensure_docker() {
     docker version >/dev/null 2>&1 && return 0
     stage "Starting dockerd (no Docker engine answered)"
     command -v dockerd >/dev/null || die "dockerd is not installed; apt-get install docker.io"
-    nohup dockerd > "$STATE/log/dockerd.log" 2>&1 &
+    # --live-restore: containers keep running while dockerd restarts (as a
+    # package upgrade does), as guests do while libvirtd restarts.
+    nohup dockerd --live-restore > "$STATE/log/dockerd.log" 2>&1 &
     echo $! > "$STATE/dockerd.pid"
     for _ in $(seq 60); do
         docker version >/dev/null 2>&1 && { stage_done; return 0; }
