@@ -392,9 +392,9 @@ class DockerDriver(driver.ComputeDriver):
         lacks): no other host would do better."""
         try:
             self._start(instance, workload)
+        except engine.EngineRefused:
+            raise
         except engine.EngineError as e:
-            if isinstance(e, engine.EngineRefused):
-                raise
             raise engine.EngineRefused(action='start %s' % workload.name,
                                        reason=e.kwargs['reason']) from e
 

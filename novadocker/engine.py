@@ -207,7 +207,6 @@ class Engine(object):
             api._result(api._post_json(
                 api._url('/containers/{0}/update', container.id),
                 data=resources), True)
-            container.reload()
 
     @staticmethod
     def pause(container):

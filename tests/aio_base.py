@@ -11,6 +11,7 @@ from aio import demo
 from aio import layout as aio_layout
 from aio import processes
 from aio import sample_image
+from aio.services import ovn
 from tests import base
 
 WAIT = 120
@@ -79,6 +80,27 @@ class AllInOneBase(testtools.TestCase):
                 server.id, seen[0].status, seen[0].task_state, WAIT,
                 status))
         return seen[0]
+
+    def _floating_ip(self, server):
+        """A floating IP on the external network for the server's first
+        port, deleted after the test."""
+        port = next(iter(self.conn.network.ports(device_id=server.id)))
+        fip = self.conn.network.create_ip(
+            floating_network_id=self.conn.network.find_network(
+                demo.PUBLIC_NETWORK).id, port_id=port.id)
+        self.addCleanup(self.conn.network.delete_ip, fip,
+                        ignore_missing=True)
+        return fip
+
+    @staticmethod
+    def _fetch_from_outside(address):
+        """The page at ``address``, fetched from the namespace
+        aio-outside; None when nothing answers within 3 s."""
+        done = subprocess.run(
+            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'timeout', '3',
+             'busybox', 'wget', '-q', '-O-', 'http://%s/' % address],
+            capture_output=True)
+        return done.stdout if done.returncode == 0 else None
 
     @staticmethod
     def _until(condition, timeout=WAIT, interval=0.2):

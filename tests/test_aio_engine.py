@@ -6,7 +6,6 @@ import signal
 import subprocess
 
 from aio import demo
-from aio.services import ovn
 from tests import aio_base
 from tests import base
 
@@ -31,13 +30,6 @@ class EngineRestartTest(aio_base.AllInOneBase):
                        capture_output=True)
         self.docker = base.docker_client()
 
-    def _fetch_from_outside(self, address):
-        done = subprocess.run(
-            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'timeout', '3',
-             'busybox', 'wget', '-q', '-O-', 'http://%s/' % address],
-            capture_output=True)
-        return done.stdout if done.returncode == 0 else None
-
     def test_containers_outlive_an_engine_restart(self):
         self.assertTrue(self.docker.info()['LiveRestoreEnabled'],
                         'the engine runs without --live-restore')
@@ -46,13 +38,7 @@ class EngineRestartTest(aio_base.AllInOneBase):
             self.conn.image.find_image(demo.IMAGE_NAME), 'e2e-engine-web',
             networks=[{'uuid': private.id}],
             security_groups=[{'name': 'default'}, {'name': demo.WEB_GROUP}])
-        port = list(self.conn.network.ports(device_id=server.id))[0]
-        fip = self.conn.network.create_ip(
-            floating_network_id=self.conn.network.find_network(
-                demo.PUBLIC_NETWORK).id, port_id=port.id)
-        self.addCleanup(self.conn.network.delete_ip, fip,
-                        ignore_missing=True)
-        address = fip.floating_ip_address
+        address = self._floating_ip(server).floating_ip_address
         self.assertTrue(self._until(
             lambda: self._fetch_from_outside(address) is not None,
             interval=0.5), 'no page from %s before the restart' % address)

@@ -9,7 +9,6 @@ import uuid
 import fixtures
 
 from aio import demo
-from aio.services import ovn
 from tests import aio_base
 
 SERVER_TEMPLATE = {
@@ -80,10 +79,14 @@ class HeatTest(aio_base.AllInOneBase):
             raise
         return json.loads(done.stdout) if '-f' in argv else done.stdout
 
-    def _create(self, template, **parameters):
+    def _template_file(self, template):
         path = os.path.join(self.templates, 'template.yaml')
         with open(path, 'w') as f:
             json.dump(template, f)
+        return path
+
+    def _create(self, template, **parameters):
+        path = self._template_file(template)
         self.addCleanup(self._delete_stack)
         argv = ['create', '--wait', '-t', path]
         for name, value in parameters.items():
@@ -109,9 +112,7 @@ class HeatTest(aio_base.AllInOneBase):
                            'web')['physical_resource_id']
 
     def _update(self, template):
-        path = os.path.join(self.templates, 'template.yaml')
-        with open(path, 'w') as f:
-            json.dump(template, f)
+        path = self._template_file(template)
         self._stack('update', '--wait', '-t', path, self.stack)
         stack = self._stack('show', '-f', 'json', self.stack)
         self.assertEqual('UPDATE_COMPLETE', stack['stack_status'],
@@ -120,9 +121,7 @@ class HeatTest(aio_base.AllInOneBase):
     def _validation_error(self, template):
         """The error of a stack create refused at validation; no stack or
         server is left."""
-        path = os.path.join(self.templates, 'template.yaml')
-        with open(path, 'w') as f:
-            json.dump(template, f)
+        path = self._template_file(template)
         servers = {s.id for s in self.conn.compute.servers()}
         error = self.assertRaises(
             subprocess.CalledProcessError, demo.openstack_cli, self.layout,
@@ -131,14 +130,6 @@ class HeatTest(aio_base.AllInOneBase):
         self.assertEqual([], [s for s in self.conn.orchestration.stacks()
                               if s.name == self.stack])
         return error.stderr
-
-    def _outside(self, address):
-        """The page at ``address`` fetched from aio-outside, or None."""
-        done = subprocess.run(
-            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'timeout', '3',
-             'busybox', 'wget', '-q', '-O-', 'http://%s/' % address],
-            capture_output=True)
-        return done.stdout if done.returncode == 0 else None
 
     @staticmethod
     def _fixed(server):
@@ -211,14 +202,11 @@ class HeatTest(aio_base.AllInOneBase):
         # port_specs opened port 80: its page answers through a floating
         # IP, from the outside.
         port = list(self.conn.network.ports(device_id=server.id))[0]
-        fip = self.conn.network.create_ip(
-            floating_network_id=self.conn.network.find_network(
-                demo.PUBLIC_NETWORK).id, port_id=port.id)
-        self.addCleanup(self.conn.network.delete_ip, fip,
-                        ignore_missing=True)
+        fip = self._floating_ip(server)
+        address = fip.floating_ip_address
         self.assertTrue(self._until(
-            lambda: self._outside(fip.floating_ip_address) == b'hello '
-            b'world\n', interval=0.5), 'port_specs did not open port 80')
+            lambda: self._fetch_from_outside(address) == b'hello world\n',
+            interval=0.5), 'port_specs did not open port 80')
 
         # In place: the same server, port and addresses.
         updated_web = dict(WEB, env=['GREETING=again'], port_specs=[80, 8080],
@@ -240,8 +228,8 @@ class HeatTest(aio_base.AllInOneBase):
             self._output('network_tcp_ports'),
             self._output('network_udp_ports')))
         self.assertTrue(self._until(
-            lambda: self._outside(fip.floating_ip_address) == b'hello '
-            b'again\n', interval=0.5))
+            lambda: self._fetch_from_outside(address) == b'hello again\n',
+            interval=0.5))
 
         # Another image and command, more memory: rebuilt, then resized.
         other, _ = self._upload_image('e2e-heat-other', ['sleep', '3600'])

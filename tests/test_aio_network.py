@@ -337,31 +337,13 @@ class NetworkTestCase(aio_base.AllInOneBase):
 
     # The outside world
 
-    def _outside(self, *argv, timeout=3):
-        """Runs ``argv`` in the namespace aio-outside, within ``timeout``."""
-        return subprocess.run(
-            ['ip', 'netns', 'exec', ovn.OUTSIDE_NAMESPACE, 'timeout',
-             str(timeout)] + list(argv), capture_output=True)
-
-    def _fetch_from_outside(self, address):
-        """The page at ``address``, fetched from aio-outside; None when
-        nothing answers."""
-        done = self._outside('busybox', 'wget', '-q', '-O-',
-                             'http://%s/' % address)
-        return done.stdout if done.returncode == 0 else None
-
     def _web_server(self, name):
         return self._boot_on(name, security_groups=[
             {'name': 'default'}, {'name': demo.WEB_GROUP}])
 
     def test_floating_ip_serves_the_outside_until_removed(self):
         server = self._web_server('e2e-net-floating')
-        public = self.conn.network.find_network(demo.PUBLIC_NETWORK)
-        fip = self.conn.network.create_ip(
-            floating_network_id=public.id,
-            port_id=self._ports(server)[0].id)
-        self.addCleanup(self.conn.network.delete_ip, fip,
-                        ignore_missing=True)
+        fip = self._floating_ip(server)
         address = fip.floating_ip_address
         self.assertTrue(self._until(
             lambda: self._fetch_from_outside(address) is not None,

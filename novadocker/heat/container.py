@@ -430,9 +430,12 @@ class DockerContainer(resource.Resource):
             # A server names its flavor by id before microversion 2.47,
             # by its name from then on.
             current = nova.servers.get(self.resource_id).flavor
-            if current.get('id', flavor_id) != flavor_id or current.get(
-                    'original_name', nova.flavors.get(flavor_id).name) != \
-                    nova.flavors.get(flavor_id).name:
+            if 'id' in current:
+                resized = current['id'] != flavor_id
+            else:
+                resized = (current['original_name'] !=
+                           nova.flavors.get(flavor_id).name)
+            if resized:
                 updaters += [
                     progress.ServerUpdateProgress(
                         self.resource_id, 'resize',

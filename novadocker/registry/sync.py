@@ -188,15 +188,14 @@ class Sync:
 
     def found(self, repository, tag):
         """A tag the reconcile found: in Glance unless its image was
-        deleted there."""
+        deleted there (the reconcile has forgotten deleted images and
+        withheld their tags before it lists the tags)."""
         found = self._manifest(repository, tag)
         if found is None:
             return
         digest, manifest = found
-        if self._forget_deleted(repository, digest) or \
-                self.record.withheld(repository, tag) == digest:
-            return
-        self._in_glance(repository, tag, digest, manifest)
+        if self.record.withheld(repository, tag) != digest:
+            self._in_glance(repository, tag, digest, manifest)
 
     def _manifest(self, repository, tag):
         if repository.partition('/')[2] == registry.SNAPSHOTS:
