@@ -10,9 +10,6 @@ from novadocker import metadata
 
 CONF = conf.CONF
 
-# Exit codes of a process ended by the stop signal or by a kill: the
-# container was shut down, it did not crash.
-_STOPPED_EXIT_CODES = (0, 128 + 9, 128 + 15)
 # A DNS label's length; the kernel holds a hostname of at most 64 bytes.
 HOSTNAME_MAX = 63
 # Where Debian resolves its own name on a host without a fixed address.
@@ -79,16 +76,17 @@ def create_kwargs(instance, image_meta, image_ref, sandbox_id,
 
 
 def power_state_of(container):
+    """A container that exited, whatever its exit code or whoever killed
+    it, is shut down, as the libvirt driver reports a domain that is shut
+    off: Nova's lifecycle-event sync acts on SHUTDOWN only. "dead" (one the
+    engine failed to remove) is crashed."""
     state = container.attrs['State']
     status = state.get('Status')
     if status == 'paused' or state.get('Paused'):
         return power_state.PAUSED
     if status in ('running', 'restarting'):
         return power_state.RUNNING
-    if status == 'dead' or state.get('OOMKilled'):
-        return power_state.CRASHED
-    if status == 'exited' and state.get('ExitCode') not in \
-            _STOPPED_EXIT_CODES:
+    if status == 'dead':
         return power_state.CRASHED
     if status in ('created', 'exited'):
         return power_state.SHUTDOWN

@@ -12,10 +12,15 @@ from oslo_utils import units
 
 from nova.compute import power_state
 from nova.compute import task_states
+from nova.compute import vm_states
 import nova.conf
+from nova import context as nova_context
 from nova import exception
 from nova.i18n import _
+from nova import objects
+from nova import utils
 from nova.virt import driver
+from nova.virt import event as virtevent
 from nova.virt import hardware
 
 from novadocker import container as container_mod
@@ -25,6 +30,7 @@ from novadocker import flavor as flavor_limits
 from novadocker import host
 from novadocker import image
 from novadocker import keys
+from novadocker import lifecycle
 from novadocker import metadata
 from novadocker import sandbox
 from novadocker import vif
@@ -35,6 +41,11 @@ LOG = logging.getLogger(__name__)
 CONSOLE_LOG_BYTES = 100 * units.Ki
 FAILED_START_OUTPUT_LINES = 20
 FAULT_OUTPUT_CHARS = 60
+POWER_TRANSITIONS = {
+    power_state.RUNNING: virtevent.EVENT_LIFECYCLE_STARTED,
+    power_state.PAUSED: virtevent.EVENT_LIFECYCLE_PAUSED,
+    power_state.SHUTDOWN: virtevent.EVENT_LIFECYCLE_STOPPED,
+}
 
 
 class DockerDriver(driver.ComputeDriver):
@@ -51,6 +62,7 @@ class DockerDriver(driver.ComputeDriver):
         super().__init__(virtapi)
         self._engine = engine.Engine()
         self._images = image.ImageStore(self._engine)
+        self._watcher = None
 
     # Host
 
@@ -58,6 +70,61 @@ class DockerDriver(driver.ComputeDriver):
         self._engine.ping()
         os.makedirs(CONF.docker.data_dir, mode=0o700, exist_ok=True)
         sandbox.ensure_image(self._engine)
+        if self._watcher is None:
+            self._watcher = lifecycle.Watcher(self.emit_event,
+                                              self._engine_returned)
+            self._watcher.start()
+
+    def cleanup_host(self, host):
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    def _engine_returned(self):
+        """After the engine's event stream was lost (dockerd stopped or
+        restarted), as nova-compute does for resume_guests_state_on_host_boot
+        after a host's reboot: instances Nova has running whose containers
+        stopped meanwhile (an engine without live-restore stops them all)
+        start again, their sandboxes and ports first; running ones get any
+        port they lost plugged again. Then Nova is told each container's
+        state, so that its power-state sync settles what could not start."""
+        context = nova_context.get_admin_context()
+        for instance in objects.InstanceList.get_by_host(
+                context, CONF.host,
+                expected_attrs=['info_cache', 'flavor', 'metadata']):
+            try:
+                utils.synchronized(instance.uuid)(self._recover)(instance)
+            except engine.EngineUnavailable:
+                raise
+            except Exception:
+                LOG.exception('Could not bring back the container after the '
+                              'Docker engine\'s outage', instance=instance)
+            container = self._engine.find(instance)
+            transition = container and POWER_TRANSITIONS.get(
+                container_mod.power_state_of(container))
+            if transition is not None:
+                self.emit_event(
+                    virtevent.LifecycleEvent(instance.uuid, transition))
+
+    def _recover(self, instance):
+        """Under the instance's lock, as Nova's own actions on it."""
+        container = self._engine.find(instance)
+        if container is None:
+            return
+        instance.refresh()
+        network_info = instance.get_network_info()
+        if container_mod.power_state_of(container) in (power_state.RUNNING,
+                                                       power_state.PAUSED):
+            pid = self._sandbox_pid(instance)
+            if pid:
+                vif.ensure_plugged(instance, network_info, pid)
+        elif (instance.vm_state == vm_states.ACTIVE and
+                instance.task_state is None and
+                instance.power_state == power_state.RUNNING):
+            self._network_ready(instance, network_info)
+            self._start(instance, container)
+            LOG.info('Started again after the Docker engine\'s outage',
+                     instance=instance)
 
     def get_available_nodes(self, refresh=False):
         return [host.nodename()]

@@ -22,6 +22,8 @@ from novadocker.conf import CONF
 # fixed version, not negotiated: the client makes no request before its
 # settings are complete.
 API_VERSION = '1.41'
+# Seconds for an engine that is up to answer a ping on a new connection.
+ACCEPTS_TIMEOUT = 5
 
 LABEL_INSTANCE = 'org.openstack.nova.instance-uuid'
 # On an instance's sandbox (sandbox module) instead of LABEL_INSTANCE, so
@@ -67,6 +69,11 @@ def sandbox_name(instance):
     return 'nova-%s-sandbox' % instance.uuid
 
 
+def _own_instances():
+    """The label filter of this compute host's instance containers."""
+    return [LABEL_INSTANCE, '%s=%s' % (LABEL_HOST, CONF.host)]
+
+
 def _engine_reason(error):
     return getattr(error, 'explanation', None) or str(error)
 
@@ -100,21 +107,25 @@ class Engine(object):
     @property
     def client(self):
         if self._client is None:
-            try:
-                client = docker.DockerClient(
-                    base_url=CONF.docker.host_url,
-                    version=API_VERSION,
-                    timeout=CONF.docker.api_timeout,
-                    tls=self._tls_config())
-            except docker_errors.DockerException as e:
-                raise EngineUnavailable(url=CONF.docker.host_url,
-                                        reason=e) from e
-            # The [docker] options alone say how to reach the engine: the
-            # environment's REQUESTS_CA_BUNDLE would replace tls_ca_file
-            # in every request, and its proxies would come in between.
-            client.api.trust_env = False
-            self._client = client
+            self._client = self._new_client(CONF.docker.api_timeout)
         return self._client
+
+    @classmethod
+    def _new_client(cls, timeout):
+        try:
+            client = docker.DockerClient(
+                base_url=CONF.docker.host_url,
+                version=API_VERSION,
+                timeout=timeout,
+                tls=cls._tls_config())
+        except docker_errors.DockerException as e:
+            raise EngineUnavailable(url=CONF.docker.host_url,
+                                    reason=e) from e
+        # The [docker] options alone say how to reach the engine: the
+        # environment's REQUESTS_CA_BUNDLE would replace tls_ca_file
+        # in every request, and its proxies would come in between.
+        client.api.trust_env = False
+        return client
 
     @staticmethod
     def _tls_config():
@@ -132,6 +143,38 @@ class Engine(object):
     def ping(self):
         with translated_errors('answer a ping'):
             self.client.ping()
+
+    @classmethod
+    def accepts_connections(cls):
+        """Whether the engine answers on a new connection. An engine that
+        shuts down closes its socket first and then stops its containers
+        (all of them without live-restore), while it still serves the
+        connections it has, the event stream's and any pooled one among
+        them."""
+        try:
+            client = cls._new_client(ACCEPTS_TIMEOUT)
+        except EngineUnavailable:
+            return False
+        try:
+            client.ping()
+        except (docker_errors.DockerException,
+                requests.exceptions.RequestException):
+            return False
+        finally:
+            client.close()
+        return True
+
+    def events(self, since=None):
+        """The engine's stream of the events of this host's instance
+        containers (not their sandboxes), as dicts, from ``since`` (an
+        event's ``timeNano``) when given; it ends when the engine closes
+        it. ``close()`` ends it from another thread."""
+        filters = {'type': 'container', 'label': _own_instances()}
+        if since is not None:
+            since = '%d.%09d' % divmod(since, 10 ** 9)
+        with translated_errors('stream its events'):
+            return self.client.events(since=since, filters=filters,
+                                      decode=True)
 
     def info(self):
         with translated_errors('report its host information'):
@@ -357,5 +400,5 @@ class Engine(object):
         engine; each one owns only the containers labelled with its name.
         """
         with translated_errors('list containers'):
-            return self.client.containers.list(all=True, filters={
-                'label': [LABEL_INSTANCE, '%s=%s' % (LABEL_HOST, CONF.host)]})
+            return self.client.containers.list(
+                all=True, filters={'label': _own_instances()})

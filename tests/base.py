@@ -150,6 +150,24 @@ def remove_instance_containers(client, uuid):
         client.api.remove_container(name, force=True, v=True)
 
 
+def _pump(src, dst, cut_on=None):
+    """Copies what ``src`` sends to ``dst`` until either closes, or until
+    a chunk holds ``cut_on``; then closes both."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data or (cut_on and cut_on in data):
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class _EngineProxy(object):
     """Serves each connection to ``server`` in a thread of its own
     (``_serve``), until closed."""
@@ -191,24 +209,58 @@ class CuttingEngineProxy(_EngineProxy):
     def _serve(self, client):
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         upstream.connect(self._engine_socket)
+        threading.Thread(target=_pump, args=(upstream, client),
+                         daemon=True).start()
+        _pump(client, upstream, self._cut_on)
 
-        def pump(src, dst, inspect):
+
+class RestartingEngineProxy(_EngineProxy):
+    """A unix socket in front of the engine that acts out dockerd's
+    shutdown and start: ``shut_down`` refuses new connections (each is
+    closed at once and counted in ``refused``) while those it has go on,
+    as dockerd closes its socket before it stops its containers;
+    ``exit`` drops those; ``start`` serves new connections again."""
+
+    def __init__(self, path, engine_socket):
+        self.path = path
+        self.refused = 0
+        self._engine_socket = engine_socket
+        self._accepting = True
+        self._connections = []
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(16)
+        super().__init__(server)
+
+    @property
+    def url(self):
+        return 'unix://' + self.path
+
+    def shut_down(self):
+        self._accepting = False
+
+    def exit(self):
+        for connection in self._connections:
             try:
-                while True:
-                    data = src.recv(65536)
-                    if not data or (inspect and self._cut_on in data):
-                        break
-                    dst.sendall(data)
+                connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        threading.Thread(target=pump, args=(upstream, client, False),
+        self._connections = []
+
+    def start(self):
+        self._accepting = True
+
+    def _serve(self, client):
+        if not self._accepting:
+            self.refused += 1
+            client.close()
+            return
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(self._engine_socket)
+        self._connections += [client, upstream]
+        threading.Thread(target=_pump, args=(upstream, client),
                          daemon=True).start()
-        pump(client, upstream, True)
+        _pump(client, upstream)
 
 
 def _write_pem(path, data):

@@ -36,6 +36,7 @@ class DockerDriverTestCase(test.TestCase):
                    host=base.TEST_HOST)
         self.glance = self.useFixture(base.StreamingGlanceFixture(self))
         self.driver = driver_mod.DockerDriver(fake.FakeVirtAPI())
+        self.addCleanup(self.driver.cleanup_host, 'compute')
         self.ctxt = test_utils.get_test_admin_context()
         # As nova-compute does at its start.
         os_vif.objects.register_all()
@@ -170,12 +171,14 @@ class DockerDriverTestCase(test.TestCase):
         self.assertNotIn(other_host.uuid, self.driver.list_instance_uuids())
         self.assertNotIn(foreign.name, self.driver.list_instances())
 
-    def test_crashed_process_reports_crashed(self):
+    def test_process_that_exits_with_an_error_is_shut_down(self):
+        # As libvirt reports a domain that is shut off, however it ended:
+        # Nova's sync of a lifecycle event acts on SHUTDOWN only.
         instance = self._spawn(EXITS_LATER_CMD, tag='exits-later')
         self.assertEqual(power_state.RUNNING,
                          self.driver.get_info(instance).state)
         self.client.containers.get('nova-%s' % instance.uuid).wait(timeout=10)
-        self.assertEqual(power_state.CRASHED,
+        self.assertEqual(power_state.SHUTDOWN,
                          self.driver.get_info(instance).state)
 
     def test_resize_to_another_host_is_refused_and_leaves_it_running(self):

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 import docker
 import fixtures
 import os_vif
+from nova.compute import power_state
 from nova import context as nova_context
 from nova.network import model as network_model
 from nova import objects
@@ -19,9 +20,20 @@ from nova.tests.functional import integrated_helpers
 from nova.tests.unit import fake_network_cache_model
 from oslo_utils import units
 
+from aio import processes
 from novadocker import engine
 from tests import base
 
+# Waits for /tmp/go, which the test writes with docker exec, then exits
+# with code 3, or grows a line of zeros past any memory limit.
+EXITS_ON_GO_CMD = ["/bin/sh", "-c",
+                   "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 3"]
+HOGS_MEMORY_ON_GO_CMD = ["/bin/sh", "-c",
+                         "while [ ! -e /tmp/go ]; do sleep 0.1; done; "
+                         "exec tail /dev/zero"]
+# What the issue asks of a death outside Nova: SHUTOFF within 10 s (the
+# API polled every 0.5 s); Nova's periodic sync alone takes 10 minutes.
+SHUTOFF_RETRIES = 20
 FAILING_CMD = ["/bin/sh", "-c",
                "echo loading config; echo 'fatal: no config found' >&2; "
                "exit 3"]
@@ -488,6 +500,99 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
                                     wait_for_fault_key=False)
         self._wait_for_state_change(healthy, 'ACTIVE')
         self.assertEqual('running', self._container(healthy).status)
+
+    # Outside Nova: the engine's events tell it in seconds
+
+    def _shuts_off_by_itself(self, server):
+        """SHUTOFF within 10 s, stopped by Nova's power-state sync: the
+        server's only actions are its create and that stop."""
+        server = self._wait_for_state_change(server, 'SHUTOFF',
+                                             max_retries=SHUTOFF_RETRIES)
+        self.assertEqual(power_state.SHUTDOWN,
+                         server['OS-EXT-STS:power_state'])
+        self.assertEqual(['create', 'stop'], sorted(
+            action['action'] for action in
+            self.api.get_instance_actions(server['id'])))
+        return server
+
+    def test_container_killed_outside_nova_shuts_off_and_starts(self):
+        server = self._boot()
+        self._container(server).kill()
+        server = self._shuts_off_by_itself(server)
+        server = self._start_server(server)
+        self.assertEqual('running', self._container(server).status)
+        self.assertEqual('running', self._sandbox(server).status)
+
+    def test_process_exiting_by_itself_shuts_off(self):
+        server = self._boot(self._add_image(
+            base.saved_image(EXITS_ON_GO_CMD, tag='exits-on-go')))
+        self._exec(server, 'touch /tmp/go')
+        self._shuts_off_by_itself(server)
+        self.assertEqual(3, self._container(server).attrs['State']['ExitCode'])
+
+    def test_process_killed_for_its_memory_shuts_off(self):
+        server = self._boot(self._add_image(
+            base.saved_image(HOGS_MEMORY_ON_GO_CMD, tag='hogs-memory')))
+        self._exec(server, 'touch /tmp/go')
+        self._shuts_off_by_itself(server)
+        self.assertTrue(self._container(server).attrs['State']['OOMKilled'])
+
+    def test_paused_outside_nova_is_seen_paused(self):
+        server = self._boot()
+        self._container(server).pause()
+        self._wait_for_server_parameter(
+            server, {'OS-EXT-STS:power_state': power_state.PAUSED},
+            max_retries=SHUTOFF_RETRIES)
+        self._container(server).unpause()
+        server = self._wait_for_server_parameter(
+            server, {'OS-EXT-STS:power_state': power_state.RUNNING},
+            max_retries=SHUTOFF_RETRIES)
+        # As for libvirt: a pause outside Nova does not change its status.
+        self.assertEqual('ACTIVE', server['status'])
+
+    def test_instances_start_again_after_an_engine_restart(self):
+        # An engine without live-restore, restarting: it closes its
+        # socket, stops every container (their deaths still reach the
+        # event stream), exits and starts again with them stopped.
+        socket_dir = self.useFixture(fixtures.TempDir()).path
+        proxy = base.RestartingEngineProxy(
+            os.path.join(socket_dir, 'docker.sock'), base.ENGINE_SOCKET)
+        self.addCleanup(proxy.close)
+        self.flags(host_url=proxy.url, group='docker')
+        self.compute = self.restart_compute_service(
+            self.compute, keep_hypervisor_state=False)
+        server = self._boot()
+        started = {c.name: c.attrs['State']['StartedAt']
+                   for c in (self._container(server), self._sandbox(server))}
+
+        proxy.shut_down()
+        for container in (self._container(server), self._sandbox(server)):
+            container.kill()
+            container.wait(timeout=10)
+        proxy.exit()
+        # The event thread has read all it was sent and tries to connect.
+        self.assertTrue(processes.until(lambda: proxy.refused >= 2, 10))
+        proxy.start()
+
+        def started_again():
+            return all(c.status == 'running' and
+                       c.attrs['State']['StartedAt'] != started[c.name]
+                       for c in (self._container(server),
+                                 self._sandbox(server)))
+        self.assertTrue(processes.until(started_again, 60),
+                        'the containers were not started again')
+        # In the namespace of its new sandbox.
+        self.assertEqual(
+            os.readlink('/proc/%d/ns/net' %
+                        self._sandbox(server).attrs['State']['Pid']),
+            self._exec(server, 'readlink /proc/self/ns/net').strip())
+        server = self.api.get_server(server['id'])
+        self.assertEqual(('ACTIVE', power_state.RUNNING),
+                         (server['status'], server['OS-EXT-STS:power_state']))
+        # Nova never stopped it.
+        self.assertEqual(['create'], [
+            action['action'] for action in
+            self.api.get_instance_actions(server['id'])])
 
     # Resize, on the same host
 

@@ -9,10 +9,13 @@ from nova import exception
 from nova.network import model as network_model
 from nova import objects
 from nova.tests.unit import fake_network_cache_model
+from nova.virt import event as virtevent
 
 from novadocker import container
+from novadocker import engine
 from novadocker import flavor
 from novadocker import host
+from novadocker import lifecycle
 from novadocker import metadata
 from novadocker import vif
 
@@ -33,10 +36,10 @@ class PowerStateTestCase(testtools.TestCase):
             ({'Status': 'exited', 'ExitCode': 0}, power_state.SHUTDOWN),
             ({'Status': 'exited', 'ExitCode': 137}, power_state.SHUTDOWN),
             ({'Status': 'exited', 'ExitCode': 143}, power_state.SHUTDOWN),
-            ({'Status': 'exited', 'ExitCode': 1}, power_state.CRASHED),
-            ({'Status': 'exited', 'ExitCode': 139}, power_state.CRASHED),
+            ({'Status': 'exited', 'ExitCode': 1}, power_state.SHUTDOWN),
+            ({'Status': 'exited', 'ExitCode': 139}, power_state.SHUTDOWN),
             ({'Status': 'exited', 'ExitCode': 137, 'OOMKilled': True},
-             power_state.CRASHED),
+             power_state.SHUTDOWN),
             ({'Status': 'dead'}, power_state.CRASHED),
             ({'Status': 'removing'}, power_state.NOSTATE),
         ]
@@ -44,6 +47,37 @@ class PowerStateTestCase(testtools.TestCase):
             self.assertEqual(expected,
                              container.power_state_of(_Container(**state)),
                              state)
+
+
+class LifecycleEventTestCase(testtools.TestCase):
+
+    def test_engine_events(self):
+        table = [
+            ('start', virtevent.EVENT_LIFECYCLE_STARTED),
+            ('die', virtevent.EVENT_LIFECYCLE_STOPPED),
+            ('pause', virtevent.EVENT_LIFECYCLE_PAUSED),
+            ('unpause', virtevent.EVENT_LIFECYCLE_RESUMED),
+            ('create', None),
+            ('kill', None),
+            ('oom', None),
+            ('stop', None),
+            ('destroy', None),
+            ('exec_start: sh', None),
+            ('health_status: healthy', None),
+        ]
+        for action, expected in table:
+            event = lifecycle.lifecycle_event({
+                'Action': action, 'timeNano': 1796154370123456789,
+                'Actor': {'Attributes': {engine.LABEL_INSTANCE: uuids.vm,
+                                         'name': 'nova-' + uuids.vm}}})
+            if expected is None:
+                self.assertIsNone(event, action)
+                continue
+            self.assertEqual((uuids.vm, expected),
+                             (event.get_instance_uuid(),
+                              event.get_transition()), action)
+            self.assertAlmostEqual(1796154370.123, event.get_timestamp(),
+                                   places=3)
 
 
 def _subnet(cidr, ips=(), gateway=None, dns=(), routes=(), dhcp_server=None):

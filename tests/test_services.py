@@ -93,6 +93,30 @@ class Broken(service.Service):
             service.port_answers(_free_port()), timeout=30)]
 
 
+class HangsOnce(service.Service):
+    """A web server whose first start hangs before it serves (as
+    ovn-controller's now and then); the next one serves."""
+    name = 'hangs-once'
+
+    def __init__(self, layout, port, attempts):
+        super().__init__(layout)
+        self.port = port
+        self.attempts = attempts
+
+    def processes(self):
+        script = ('import os, sys, time\n'
+                  'if not os.path.exists(sys.argv[1]):\n'
+                  '    open(sys.argv[1], "w").close()\n'
+                  '    time.sleep(3600)\n'
+                  'os.execv(sys.executable, [sys.executable, "-m", '
+                  '"http.server", "--bind", "127.0.0.1", sys.argv[2]])\n')
+        return [service.Process(
+            'hangs-once', [sys.executable, '-c', script,
+                           self.data('hung'), str(self.port)],
+            service.http_answers(aio_layout.url(self.port, '/')),
+            timeout=3, stop_timeout=5, attempts=self.attempts)]
+
+
 class ServiceDescriptionTestCase(testtools.TestCase):
 
     def setUp(self):
@@ -194,6 +218,23 @@ class ServiceDescriptionTestCase(testtools.TestCase):
             self.assertIn('cannot bind', log.read())
         self.assertIn('stopped: pages-httpd', out)
         self.assertEqual([], self._running('broken', 'pages-httpd'))
+
+    def test_process_hanging_at_start_is_started_again(self):
+        described = [HangsOnce(self.layout, self.port, attempts=2)]
+        self.addCleanup(commands.stop, self.layout, described)
+        code, out, err = self._run(commands.up, described)
+        self.assertEqual(0, code, err)
+        self.assertIn('hangs-once: hangs-once was not ready after 3 s', out)
+        self.assertIn('starting it again', out)
+        self.assertEqual(200, urllib.request.urlopen(self.page).status)
+
+    def test_process_hanging_at_start_without_attempts_left_fails(self):
+        described = [HangsOnce(self.layout, self.port, attempts=1)]
+        self.addCleanup(commands.stop, self.layout, described)
+        code, _, err = self._run(commands.up, described)
+        self.assertEqual(1, code)
+        self.assertIn('ERROR: hangs-once was not ready after 3 s', err)
+        self.assertEqual([], self._running('hangs-once'))
 
     def test_port_taken_names_its_owner_and_nothing_starts(self):
         with socket.socket() as holder:
