@@ -173,10 +173,18 @@ class Plan:
 
     def _start(self, name, abort, report):
         process = self.processes[name]
-        if process.prepare:
-            process.prepare()
-        processes.start(self.layout, process)
-        processes.wait(self.layout, process, abort)
+        for attempt in range(1, process.attempts + 1):
+            if process.prepare:
+                process.prepare()
+            processes.start(self.layout, process)
+            try:
+                processes.wait(self.layout, process, abort)
+                break
+            except processes.ServiceFailed as e:
+                if attempt == process.attempts:
+                    raise
+                report('%s: %s; starting it again' % (name, e))
+                processes.stop(self.layout, process)
         report('%s ready (%s)' % (name, process.ready.what))
 
     def _started(self, name, abort, report):

@@ -79,6 +79,9 @@ class Process:
     stop_argv: typing.Sequence[str] = ()
     # Seconds to wait for it to exit before SIGKILL.
     stop_timeout: int = 20
+    # Starts tried before bring-up fails: more than one for a process
+    # known to hang at start now and then.
+    attempts: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

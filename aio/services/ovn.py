@@ -58,6 +58,19 @@ def _chassis_registered(layout):
         'name=' + layout.compute_host).split()
 
 
+def _chassis_caught_up(layout):
+    """Whether this host's chassis is registered and its ovn-controller
+    has processed the northbound database's latest change: a round trip
+    through ovn-northd and ovn-controller's main loop, which now and then
+    hangs at start (its log then ends at "OVS OpenFlow connection
+    reconnected", and no port is ever claimed)."""
+    if not _chassis_registered(layout):
+        return False
+    _run('ovn-nbctl', '--db=' + nb_connection(layout), '--wait=hv',
+         '--timeout=5', 'sync')
+    return True
+
+
 def outside_exists():
     return os.path.exists(os.path.join('/run/netns', OUTSIDE_NAMESPACE))
 
@@ -134,11 +147,11 @@ class OVN(service.Service):
                 '/usr/bin/ovn-controller',
                 openvswitch.ovsdb_connection(layout),
             ], service.Check(
-                'has registered chassis %s in the southbound database' %
-                layout.compute_host,
-                lambda: _chassis_registered(layout)), env,
-                after=('ovn-sb-db',), prepare=self._configure_chassis,
-                timeout=30),
+                'has registered chassis %s in the southbound database and '
+                'caught up with the northbound one' % layout.compute_host,
+                lambda: _chassis_caught_up(layout)), env,
+                after=('ovn-sb-db', 'ovn-northd'),
+                prepare=self._configure_chassis, timeout=20, attempts=2),
         ]
 
     def started(self):
