@@ -100,7 +100,9 @@ class DockerDriver(driver.ComputeDriver):
                 LOG.exception('Could not bring back the container after the '
                               'Docker engine\'s outage', instance=instance)
             container = self._engine.find(instance)
-            transition = container and POWER_TRANSITIONS.get(
+            if container is None:
+                continue
+            transition = POWER_TRANSITIONS.get(
                 container_mod.power_state_of(container))
             if transition is not None:
                 self.emit_event(

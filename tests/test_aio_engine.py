@@ -122,6 +122,13 @@ class EngineTest(aio_base.AllInOneBase):
                             server.name, seen[0].status, SHUTOFF_WITHIN))
         self.assertEqual(['create', 'stop'], self._actions(server))
 
+    def _delete_all(self, servers):
+        """Every delete asked at once, then waited for."""
+        for server in servers:
+            self.conn.compute.delete_server(server, ignore_missing=True)
+        for server in servers:
+            self.conn.compute.wait_for_delete(server, wait=aio_base.WAIT)
+
     # Engine restarts
 
     def test_containers_outlive_an_engine_restart(self):
@@ -196,8 +203,7 @@ class EngineTest(aio_base.AllInOneBase):
             min_count=MANY_SERVERS, max_count=MANY_SERVERS)
         servers = list(self.conn.compute.servers(name='^e2e-engine-many-'))
         self.assertEqual(MANY_SERVERS, len(servers))
-        for server in servers:
-            self.addCleanup(self._delete, server)
+        self.addCleanup(self._delete_all, servers)
         for server in servers:
             self._wait_status(server, 'ACTIVE')
         started = {s.id: self._started(s) for s in servers}
