@@ -82,6 +82,10 @@ class Watcher(object):
                 self._stopping.wait(retry)
                 retry = min(2 * retry, RETRY_MOST)
                 continue
+            if self._stopping.is_set():
+                # stop() came while the stream was being opened.
+                self._stream.close()
+                return
             retry = RETRY_FIRST
             try:
                 if lost:
@@ -118,8 +122,8 @@ class Watcher(object):
         if event['Action'] == 'die':
             if not self._engine.accepts_connections():
                 LOG.info('%s stopped as the Docker engine shut down; it is '
-                         'brought back when the engine answers again',
-                         attributes['name'], instance_uuid=uuid)
+                         'started again once the engine answers if Nova has '
+                         'it running', attributes['name'], instance_uuid=uuid)
                 return
             LOG.info('%(name)s exited with code %(code)s',
                      {'name': attributes['name'],
