@@ -148,6 +148,40 @@ class NotificationsTestCase(testtools.TestCase):
             self.assertEqual(expected, queued, event)
 
 
+class FoundTagTestCase(testtools.TestCase):
+    """What the reconcile does with a tag it lists, by what the record
+    holds; the registry and Glance stand in (the race where a Glance image
+    is deleted between the reconcile's two passes is not reproducible on
+    demand)."""
+
+    def test_found_tag_made_only_when_never_made_or_withheld(self):
+        digest = 'sha256:' + 'b' * 64
+        table = [
+            # (record's images of the manifest, withheld tag, made?)
+            ([], None, True),
+            # Made here, then deleted in Glance after the reconcile's
+            # first pass: the next reconcile settles it.
+            ([('image-1', 'm')], None, False),
+            ([('image-1', '1')], None, True),
+            ([], 'm', False),
+        ]
+        for made, withheld, expected in table:
+            record = sync.Record(':memory:')
+            for image_id, tag in made:
+                record.add(image_id, 'demo/web', tag, digest)
+            if withheld:
+                record.withhold('demo/web', withheld, digest)
+            created = []
+            synchronisation = sync.Sync(
+                types.SimpleNamespace(
+                    manifest=lambda repository, tag: (digest, {})),
+                None, None, record, None)
+            synchronisation._in_glance = (
+                lambda *arguments: created.append(arguments))
+            synchronisation.found('demo/web', 'm')
+            self.assertEqual(expected, bool(created), (made, withheld))
+
+
 class ArchiveTestCase(testtools.TestCase):
 
     @staticmethod

@@ -28,6 +28,7 @@ import queue
 import sqlite3
 import sys
 import threading
+import time
 from wsgiref import simple_server
 
 import requests
@@ -44,6 +45,11 @@ LOG = logging.getLogger(__name__)
 
 PUSH, FOUND, DELETE, RECONCILE = 'push', 'found', 'delete', 'reconcile'
 PREFIX = 'docker_'
+# A notified tag's manifest read again after a registry error: Distribution
+# 2.8's filesystem store rewrites a tag's link in place, and a read racing
+# the push answers 500 "invalid checksum digest format".
+MANIFEST_READS = 3
+MANIFEST_RETRY_SECONDS = 0.5
 
 
 class Record:
@@ -178,7 +184,15 @@ class Sync:
     def pushed(self, repository, tag):
         """A tag the registry notified as pushed: in Glance, even if an
         earlier push of it was deleted there."""
-        found = self._manifest(repository, tag)
+        for attempt in range(1, MANIFEST_READS + 1):
+            try:
+                found = self._manifest(repository, tag)
+                break
+            except requests.HTTPError as e:
+                if attempt == MANIFEST_READS or \
+                        e.response.status_code < 500:
+                    raise
+                time.sleep(MANIFEST_RETRY_SECONDS)
         if found is None:
             return
         digest, manifest = found
@@ -188,14 +202,19 @@ class Sync:
 
     def found(self, repository, tag):
         """A tag the reconcile found: in Glance unless its image was
-        deleted there (the reconcile has forgotten deleted images and
-        withheld their tags before it lists the tags)."""
+        deleted there. The reconcile has forgotten deleted images and
+        withheld their tags before it lists the tags; an image the record
+        still holds for this tag was made here and, if Glance no longer
+        has it, deleted since: the next reconcile settles it."""
         found = self._manifest(repository, tag)
         if found is None:
             return
         digest, manifest = found
-        if self.record.withheld(repository, tag) != digest:
-            self._in_glance(repository, tag, digest, manifest)
+        if self.record.withheld(repository, tag) == digest or tag in {
+                made for _, made in self.record.images_of(repository,
+                                                          digest)}:
+            return
+        self._in_glance(repository, tag, digest, manifest)
 
     def _manifest(self, repository, tag):
         if repository.partition('/')[2] == registry.SNAPSHOTS:
