@@ -31,6 +31,7 @@ import docker  # noqa: E402
 
 from aio import demo  # noqa: E402
 from aio import layout as aio_layout  # noqa: E402
+from aio import processes  # noqa: E402
 from aio import sample_image  # noqa: E402
 
 POLL = 0.1
@@ -39,12 +40,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _until(condition, what):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(POLL)
-    raise RuntimeError('%s after %d s' % (what, TIMEOUT))
+    if not processes.until(condition, TIMEOUT, POLL):
+        raise RuntimeError('%s after %d s' % (what, TIMEOUT))
 
 
 def _timed(action, condition, what):

@@ -189,14 +189,13 @@ class _EngineProxy(object):
                              daemon=True).start()
 
 
-class CuttingEngineProxy(_EngineProxy):
-    """A unix socket in front of the engine that drops every connection
-    whose request matches ``cut_on``, as an engine that dies mid-call."""
+class _UnixEngineProxy(_EngineProxy):
+    """Listens on the unix socket ``path``; each connection goes on to
+    the engine's socket."""
 
-    def __init__(self, path, engine_socket, cut_on):
+    def __init__(self, path, engine_socket):
         self.path = path
         self._engine_socket = engine_socket
-        self._cut_on = cut_on.encode()
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         server.bind(path)
         server.listen(16)
@@ -206,15 +205,28 @@ class CuttingEngineProxy(_EngineProxy):
     def url(self):
         return 'unix://' + self.path
 
-    def _serve(self, client):
+    def _upstream(self):
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         upstream.connect(self._engine_socket)
+        return upstream
+
+
+class CuttingEngineProxy(_UnixEngineProxy):
+    """A unix socket in front of the engine that drops every connection
+    whose request matches ``cut_on``, as an engine that dies mid-call."""
+
+    def __init__(self, path, engine_socket, cut_on):
+        self._cut_on = cut_on.encode()
+        super().__init__(path, engine_socket)
+
+    def _serve(self, client):
+        upstream = self._upstream()
         threading.Thread(target=_pump, args=(upstream, client),
                          daemon=True).start()
         _pump(client, upstream, self._cut_on)
 
 
-class RestartingEngineProxy(_EngineProxy):
+class RestartingEngineProxy(_UnixEngineProxy):
     """A unix socket in front of the engine that acts out dockerd's
     shutdown and start: ``shut_down`` refuses new connections (each is
     closed at once and counted in ``refused``) while those it has go on,
@@ -222,19 +234,10 @@ class RestartingEngineProxy(_EngineProxy):
     ``exit`` drops those; ``start`` serves new connections again."""
 
     def __init__(self, path, engine_socket):
-        self.path = path
         self.refused = 0
-        self._engine_socket = engine_socket
         self._accepting = True
         self._connections = []
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(path)
-        server.listen(16)
-        super().__init__(server)
-
-    @property
-    def url(self):
-        return 'unix://' + self.path
+        super().__init__(path, engine_socket)
 
     def shut_down(self):
         self._accepting = False
@@ -255,8 +258,7 @@ class RestartingEngineProxy(_EngineProxy):
             self.refused += 1
             client.close()
             return
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        upstream.connect(self._engine_socket)
+        upstream = self._upstream()
         self._connections += [client, upstream]
         threading.Thread(target=_pump, args=(upstream, client),
                          daemon=True).start()

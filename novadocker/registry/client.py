@@ -2,6 +2,7 @@
 synchronisation makes, each with a token it signs itself."""
 
 import contextlib
+import time
 
 import requests
 
@@ -12,6 +13,11 @@ OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 IMAGE_MANIFESTS = (SCHEMA2, OCI_MANIFEST)
 LISTS = (MANIFEST_LIST, OCI_INDEX)
 PLATFORM = {'os': 'linux', 'architecture': 'amd64'}
+# A manifest read again after a server error: Distribution 2.8's filesystem
+# store rewrites a tag's link in place, and a read racing a push of the tag
+# answers 500 "invalid checksum digest format".
+MANIFEST_READS = 3
+MANIFEST_RETRY_SECONDS = 0.5
 
 
 class UnsupportedManifest(Exception):
@@ -69,10 +75,14 @@ class Registry:
         """(digest, manifest) of an image for linux/amd64 under a tag or
         digest (a manifest list or OCI index is resolved), or None if
         there is none."""
-        response = self._request(
-            'GET', '/v2/%s/manifests/%s' % (repository, reference),
-            self._repository(repository, 'pull'),
-            headers={'Accept': ', '.join(IMAGE_MANIFESTS + LISTS)})
+        for attempt in range(1, MANIFEST_READS + 1):
+            response = self._request(
+                'GET', '/v2/%s/manifests/%s' % (repository, reference),
+                self._repository(repository, 'pull'),
+                headers={'Accept': ', '.join(IMAGE_MANIFESTS + LISTS)})
+            if response.status_code < 500 or attempt == MANIFEST_READS:
+                break
+            time.sleep(MANIFEST_RETRY_SECONDS)
         if response.status_code == 404:
             return None
         response.raise_for_status()

@@ -28,7 +28,6 @@ import queue
 import sqlite3
 import sys
 import threading
-import time
 from wsgiref import simple_server
 
 import requests
@@ -45,11 +44,6 @@ LOG = logging.getLogger(__name__)
 
 PUSH, FOUND, DELETE, RECONCILE = 'push', 'found', 'delete', 'reconcile'
 PREFIX = 'docker_'
-# A notified tag's manifest read again after a registry error: Distribution
-# 2.8's filesystem store rewrites a tag's link in place, and a read racing
-# the push answers 500 "invalid checksum digest format".
-MANIFEST_READS = 3
-MANIFEST_RETRY_SECONDS = 0.5
 
 
 class Record:
@@ -184,15 +178,7 @@ class Sync:
     def pushed(self, repository, tag):
         """A tag the registry notified as pushed: in Glance, even if an
         earlier push of it was deleted there."""
-        for attempt in range(1, MANIFEST_READS + 1):
-            try:
-                found = self._manifest(repository, tag)
-                break
-            except requests.HTTPError as e:
-                if attempt == MANIFEST_READS or \
-                        e.response.status_code < 500:
-                    raise
-                time.sleep(MANIFEST_RETRY_SECONDS)
+        found = self._manifest(repository, tag)
         if found is None:
             return
         digest, manifest = found
