@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+from aio import hostwide
 from aio import plan as aio_plan
 from aio import processes
 from aio import service
@@ -91,7 +92,8 @@ def up(layout, services, then=None):
         if then:
             then(layout)
         return 0
-    except (Failed, processes.ServiceFailed, aio_plan.Invalid) as e:
+    except (Failed, processes.ServiceFailed, aio_plan.Invalid,
+            hostwide.Taken) as e:
         print('ERROR: %s' % e, file=sys.stderr)
     except subprocess.CalledProcessError as e:
         print('ERROR: %s failed:\n%s' % (' '.join(e.cmd), e.stderr),

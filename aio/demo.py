@@ -159,6 +159,25 @@ def ensure_router(conn, public, network):
     return router
 
 
+def ensure_outside_path(layout, router):
+    """The outside world reaches the router's gateway; if not (its veth
+    or the switch's port lost), it is made again once. Returns the
+    gateway's address."""
+    gateway = router.external_gateway_info['external_fixed_ips'][0][
+        'ip_address']
+    if ovn.answers_from_outside(gateway, 10):
+        return gateway
+    ovn.ensure_outside(layout, remake=True)
+    if not ovn.answers_from_outside(gateway, 15):
+        raise commands.Failed(
+            'the router %s\'s gateway %s does not answer from the namespace '
+            '%s even after its veth and the %s port were made again; read '
+            '%s and %s' % (ROUTER_NAME, gateway, ovn.OUTSIDE_NAMESPACE,
+                           ovn.PROVIDER_BRIDGE, layout.log('ovn-controller'),
+                           layout.log('ovs-vswitchd')))
+    return gateway
+
+
 def ensure_web_group(conn):
     group = conn.network.find_security_group(WEB_GROUP)
     if group is None:
@@ -222,8 +241,12 @@ def run(layout):
                                 for name, cidr, _ in SUBNETS),
                             ROUTER_NAME, PUBLIC_NETWORK, WEB_GROUP)):
         network = ensure_network(demo_user)
-        ensure_router(demo_user, public, network)
+        router = ensure_router(demo_user, public, network)
         ensure_web_group(demo_user)
+    with commands.stage('The outside world: %s\'s gateway answers from the '
+                        'namespace %s' % (ROUTER_NAME,
+                                          ovn.OUTSIDE_NAMESPACE)):
+        ensure_outside_path(layout, router)
     with commands.stage('Booting the demo server (openstack server create '
                         '--image %s --flavor m1.tiny --nic net-id=%s '
                         '--security-group default --security-group %s %s) '

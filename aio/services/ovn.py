@@ -5,12 +5,16 @@ that plays the world outside it.
 
 The outside world is the namespace ``aio-outside``: it holds the external
 subnet's gateway address on a veth into the provider bridge, so that it,
-and nothing in the host's own namespace, can reach floating IPs.
+and nothing in the host's own namespace, can reach floating IPs. It is
+this state directory's own (aio.hostwide): another's stop leaves it alone.
 """
 
+import json
 import os
 import subprocess
 
+from aio import hostwide
+from aio import processes
 from aio import service
 from aio.services import openvswitch
 
@@ -20,8 +24,9 @@ SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema'
 PHYSICAL_NETWORK = 'public'
 PROVIDER_BRIDGE = 'br-ex'
 OUTSIDE_NAMESPACE = 'aio-outside'
-# The host end, on the provider bridge; its peer is eth0 in the namespace.
+# The host end, on the provider bridge, and its peer in the namespace.
 OUTSIDE_LINK = 'aio-outside-br'
+OUTSIDE_PEER = 'eth0'
 EXTERNAL_CIDR = '172.24.4.0/24'
 OUTSIDE_ADDRESS = '172.24.4.1'
 
@@ -71,8 +76,60 @@ def _chassis_caught_up(layout):
     return True
 
 
-def outside_exists():
-    return os.path.exists(os.path.join('/run/netns', OUTSIDE_NAMESPACE))
+def _outside_whole(layout):
+    """Whether this state's outside world is all there: the namespace,
+    its marked end, and the host end up as a port of the provider bridge
+    (ovs-vswitchd in promiscuous mode on it)."""
+    if hostwide.owner(OUTSIDE_PEER, OUTSIDE_NAMESPACE) != layout.state:
+        return False
+    try:
+        flags = json.loads(_run('ip', '-j', 'link', 'show', 'dev',
+                                OUTSIDE_LINK))[0]['flags']
+    except subprocess.CalledProcessError:
+        return False
+    return 'UP' in flags and 'PROMISC' in flags and OUTSIDE_LINK in \
+        openvswitch.vsctl(layout, 'list-ports', PROVIDER_BRIDGE).split()
+
+
+def ensure_outside(layout, remake=False):
+    """The outside world: a namespace holding the external subnet's
+    gateway address on a veth into the provider bridge. The host's end
+    has no address (IPv6 off, so not even a link-local one).
+
+    Made again when any part is missing, or when ``remake``: the switch's
+    port is deleted and added with the new veth, since ovs-vswitchd (on
+    the userspace datapath) keeps reading a deleted device of the same
+    name and forwards nothing to its successor."""
+    if not remake and _outside_whole(layout):
+        return False
+    if hostwide.claim_namespace(layout, OUTSIDE_NAMESPACE, OUTSIDE_PEER):
+        _run('ip', 'netns', 'delete', OUTSIDE_NAMESPACE)
+    openvswitch.vsctl(layout, '--if-exists', 'del-port', PROVIDER_BRIDGE,
+                      OUTSIDE_LINK)
+    hostwide.Record(layout).add('netns', OUTSIDE_NAMESPACE)
+    _run('ip', 'netns', 'add', OUTSIDE_NAMESPACE)
+    _run('ip', 'link', 'add', OUTSIDE_LINK, 'type', 'veth', 'peer',
+         'name', OUTSIDE_PEER, 'netns', OUTSIDE_NAMESPACE)
+    hostwide.set_alias(layout, OUTSIDE_LINK)
+    hostwide.set_alias(layout, OUTSIDE_PEER, OUTSIDE_NAMESPACE)
+    _run('sysctl', '-q', '-w',
+         'net.ipv6.conf.%s.disable_ipv6=1' % OUTSIDE_LINK)
+    _run('ip', 'link', 'set', OUTSIDE_LINK, 'up')
+    openvswitch.vsctl(layout, 'add-port', PROVIDER_BRIDGE, OUTSIDE_LINK)
+    in_outside('ip', 'link', 'set', 'lo', 'up')
+    in_outside('ip', 'address', 'add', '%s/%s' % (
+        OUTSIDE_ADDRESS, EXTERNAL_CIDR.split('/')[1]), 'dev', OUTSIDE_PEER)
+    in_outside('ip', 'link', 'set', OUTSIDE_PEER, 'up')
+    return True
+
+
+def answers_from_outside(address, seconds):
+    """Whether ``address`` answers a ping from the outside world within
+    ``seconds``."""
+    return processes.until(lambda: subprocess.run(
+        ['ip', 'netns', 'exec', OUTSIDE_NAMESPACE, 'busybox', 'ping', '-c',
+         '1', '-W', '1', address], capture_output=True).returncode == 0,
+        seconds, interval=0)
 
 
 def in_outside(*argv):
@@ -83,6 +140,14 @@ def in_outside(*argv):
 class OVN(service.Service):
     name = 'ovn'
     after = ('openvswitch',)
+
+    def preflight(self):
+        try:
+            hostwide.check_namespace(self.layout, OUTSIDE_NAMESPACE,
+                                     OUTSIDE_PEER)
+        except hostwide.Taken as e:
+            return [str(e)]
+        return []
 
     def _database(self, name, schema, socket):
         def create():
@@ -155,27 +220,13 @@ class OVN(service.Service):
         ]
 
     def started(self):
-        """The outside world: a namespace holding the external subnet's
-        gateway address on a veth into the provider bridge. The host's
-        end has no address (IPv6 off, so not even a link-local one)."""
-        if outside_exists():
-            return
-        _run('ip', 'netns', 'add', OUTSIDE_NAMESPACE)
-        _run('ip', 'link', 'add', OUTSIDE_LINK, 'type', 'veth', 'peer',
-             'name', 'eth0', 'netns', OUTSIDE_NAMESPACE)
-        _run('sysctl', '-q', '-w',
-             'net.ipv6.conf.%s.disable_ipv6=1' % OUTSIDE_LINK)
-        _run('ip', 'link', 'set', OUTSIDE_LINK, 'up')
-        openvswitch.vsctl(self.layout, '--may-exist', 'add-port',
-                          PROVIDER_BRIDGE, OUTSIDE_LINK)
-        in_outside('ip', 'link', 'set', 'lo', 'up')
-        in_outside('ip', 'address', 'add', '%s/%s' % (
-            OUTSIDE_ADDRESS, EXTERNAL_CIDR.split('/')[1]), 'dev', 'eth0')
-        in_outside('ip', 'link', 'set', 'eth0', 'up')
+        """The outside world, made or repaired."""
+        ensure_outside(self.layout)
 
     def stopped(self):
-        """Removes the outside world's namespace, and with it the veth."""
-        if not outside_exists():
-            return []
-        _run('ip', 'netns', 'delete', OUTSIDE_NAMESPACE)
-        return ['namespace ' + OUTSIDE_NAMESPACE]
+        """Removes the outside world's namespace, and with it the veth,
+        if this state made it."""
+        if hostwide.remove_namespace(self.layout, OUTSIDE_NAMESPACE,
+                                     OUTSIDE_PEER):
+            return ['namespace ' + OUTSIDE_NAMESPACE]
+        return []

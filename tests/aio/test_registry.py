@@ -21,7 +21,7 @@ from aio import services
 from aio.services import keystone
 from aio.services import registry
 from novadocker.registry import client
-from tests import aio_base
+from tests.aio import base as aio_base
 
 
 class RegistryTest(aio_base.AllInOneBase):

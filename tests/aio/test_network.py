@@ -18,7 +18,7 @@ from aio import sample_image
 from aio import services
 from aio.services import openvswitch
 from aio.services import ovn
-from tests import aio_base
+from tests.aio import base as aio_base
 
 # How long a change in the switch (a plugged port, a security group rule)
 # may take to reach the data path.

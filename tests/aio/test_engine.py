@@ -10,7 +10,7 @@ from aio import demo
 from aio import processes
 from aio import services
 from novadocker import engine
-from tests import aio_base
+from tests.aio import base as aio_base
 from tests import base
 
 # The bound on Nova showing a container's death outside Nova;

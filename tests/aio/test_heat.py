@@ -9,7 +9,7 @@ import uuid
 import fixtures
 
 from aio import demo
-from tests import aio_base
+from tests.aio import base as aio_base
 
 SERVER_TEMPLATE = {
     'heat_template_version': '2021-04-16',

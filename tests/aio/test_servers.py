@@ -12,8 +12,8 @@ import sys
 
 from aio import demo
 from aio.services import keystone
-from tests import aio_base
-from tests.aio_base import WAIT
+from tests.aio import base as aio_base
+from tests.aio.base import WAIT
 
 MARKER_CMD = ['/bin/sh', '-c',
               "trap 'exit 0' TERM; echo e2e > /tmp/booted; "

@@ -1,0 +1,134 @@
+"""What an all-in-one makes outside its state directory, in the host's
+shared name spaces: network namespaces and the veths into them.
+
+Each such resource is recorded in its state directory (``hostwide.json``)
+when made, and marked on the host with its owner: the alias of its link
+names the state directory. ``stop`` and ``wipe`` remove only what their
+own record lists *and* the host marks as theirs, so a second state
+directory (a test's temporary one, another clone's, another compute host
+of this machine) never removes another's, even under the same name.
+"""
+
+import json
+import os
+import subprocess
+
+MARK_PREFIX = 'novadocker-aio:'
+NETNS_DIR = '/run/netns'
+
+
+class Taken(Exception):
+    """The name is held by another all-in-one that still exists."""
+
+
+def _ip(*argv):
+    return subprocess.run(('ip',) + argv, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def mark(layout):
+    return MARK_PREFIX + layout.state
+
+
+def namespace_exists(name):
+    return os.path.exists(os.path.join(NETNS_DIR, name))
+
+
+def link_alias(link, namespace=None):
+    """The alias of a link (None if there is no such link or namespace;
+    '' if it has none)."""
+    argv = ('-j',) + (('-n', namespace) if namespace else ()) + (
+        'link', 'show', 'dev', link)
+    try:
+        found = json.loads(_ip(*argv) or '[]')
+    except subprocess.CalledProcessError:
+        return None
+    return found[0].get('ifalias', '') if found else None
+
+
+def set_alias(layout, link, namespace=None):
+    _ip(*(('-n', namespace) if namespace else ()),
+        'link', 'set', 'dev', link, 'alias', mark(layout))
+
+
+def owner(link, namespace=None):
+    """The state directory that marked the link, or None."""
+    alias = link_alias(link, namespace)
+    if alias and alias.startswith(MARK_PREFIX):
+        return alias[len(MARK_PREFIX):]
+    return None
+
+
+class Record:
+    """The host-wide resources one state directory made."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.path = os.path.join(layout.state, 'hostwide.json')
+
+    def _read(self):
+        try:
+            with open(self.path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return []
+
+    def _write(self, entries):
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(entries, f)
+        os.replace(tmp, self.path)
+
+    def add(self, kind, name):
+        entries = self._read()
+        if [kind, name] not in entries:
+            self._write(entries + [[kind, name]])
+
+    def discard(self, kind, name):
+        entries = self._read()
+        if [kind, name] in entries:
+            self._write([e for e in entries if e != [kind, name]])
+
+    def lists(self, kind, name):
+        return [kind, name] in self._read()
+
+
+def check_namespace(layout, name, marker_link):
+    """Raises Taken if the namespace ``name`` exists and belongs to
+    another all-in-one whose state directory still exists (its owner is
+    the mark on ``marker_link`` inside it). Returns its owner."""
+    holder = owner(marker_link, name) if namespace_exists(name) else None
+    if holder and holder != layout.state and os.path.isdir(holder):
+        raise Taken(
+            'the namespace %s belongs to the all-in-one in %s: stop that '
+            'one first (AIO_STATE=%s tools/aio stop)' % (name, holder, holder))
+    return holder
+
+
+def claim_namespace(layout, name, marker_link):
+    """Before making the namespace ``name``: takes over one that exists
+    but whose owner is gone or unknown (an earlier version's, a deleted
+    state directory's), deleting it; raises Taken if an existing
+    all-in-one owns it. Returns whether it still exists (as this state's
+    own)."""
+    if not namespace_exists(name):
+        return False
+    if check_namespace(layout, name, marker_link) == layout.state:
+        return True
+    _ip('netns', 'delete', name)
+    return False
+
+
+def remove_namespace(layout, name, marker_link):
+    """Deletes the namespace if this state's record lists it and the host
+    does not mark it as another's. Returns whether it deleted it."""
+    record = Record(layout)
+    if not record.lists('netns', name):
+        return False
+    removed = False
+    if namespace_exists(name) and owner(marker_link, name) in (
+            None, layout.state):
+        _ip('netns', 'delete', name)
+        removed = True
+    record.discard('netns', name)
+    return removed
