@@ -160,7 +160,8 @@ def main():
             print('POST /servers -> ACTIVE, cached image, %s, %d boots (%s): '
                   'median %.2f s, min %.2f, max %.2f, stdev %.2f' % (
                       kind, len(each), args.flavor, statistics.median(each),
-                      min(each), max(each), statistics.stdev(each)))
+                      min(each), max(each),
+                      statistics.stdev(each) if len(each) > 1 else 0))
         print('ratio of medians, one port / no network: %.2f' % (
             statistics.median(times['one port'])
             / statistics.median(times['no network'])))

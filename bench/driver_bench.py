@@ -72,7 +72,8 @@ def make_instance(image_id):
     return objects.Instance(
         id=1, uuid=uuidutils.generate_uuid(), hostname='bench',
         project_id='bench', user_id='bench', flavor=flavor, metadata={},
-        key_data=None, image_ref=image_id)
+        key_data=None, image_ref=image_id, vm_state='active',
+        task_state=None)
 
 
 def timed(func):

@@ -125,11 +125,13 @@ def main():
         'networks': [{'uuid': conn.network.find_network(
             demo.NETWORK_NAME).id}],
         'min_count': args.count, 'max_count': args.count}}).raise_for_status()
-    _until(lambda: [s.status for s in conn.compute.servers(
-        name='^%s-' % name)] == ['ACTIVE'] * args.count,
-        'servers %s not active' % name)
-    servers = list(conn.compute.servers(name='^%s-' % name))
+    # Nova's name filter is a regular expression; the name is unique.
+    pattern = '^' + name
     try:
+        _until(lambda: [s.status for s in conn.compute.servers(
+            name=pattern)] == ['ACTIVE'] * args.count,
+            'servers %s not active' % name)
+        servers = list(conn.compute.servers(name=pattern))
         noticed, asked = [], []
         for server in servers:
             container = client.containers.get('nova-' + server.id)
@@ -160,7 +162,7 @@ def main():
               'running %d sandbox and workload pairs: %.2f s; ratio %.2f' % (
                   args.count, again, args.count, pairs, again / pairs))
     finally:
-        for server in servers:
+        for server in conn.compute.servers(name=pattern):
             conn.compute.delete_server(server)
 
 

@@ -254,9 +254,9 @@ class DockerContainer(resource.Resource):
             pushed = mapping.registry_reference(reference,
                                                 self._registry_of(found))
             if pushed:
-                found += glance.images.list(filters=dict(
+                found.extend(glance.images.list(filters=dict(
                     filters, docker_repository=pushed[0],
-                    docker_tag=pushed[1]))
+                    docker_tag=pushed[1])))
         own = [i for i in found if i.get('owner') == self.context.project_id]
         for tier in (own, found):
             ids = sorted({i['id'] for i in tier})

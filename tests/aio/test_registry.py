@@ -3,6 +3,7 @@ logins and its pushes in Glance, through the docker and openstack command
 lines as a user runs them."""
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -400,6 +401,35 @@ class RegistryTest(aio_base.AllInOneBase):
             lambda: not self._pulls(self._reference('demo', '2')),
             interval=2), 'the manifest outlived its last Glance image')
         self.assertFalse(self._pulls(self._reference('demo', '1')))
+
+    def test_heat_container_of_a_pushed_reference_runs_it(self):
+        # The reference as pushed, 127.0.0.1:5042/demo/<name>:1, in a
+        # DockerInc::Docker::Container stack created by demo.
+        reference, digest = self._pushed_by_demo()
+        image = self._in_glance(digest)
+        template = os.path.join(self.configs, 'stack.json')
+        with open(template, 'w') as f:
+            json.dump({'heat_template_version': '2021-04-16', 'resources': {
+                'web': {'type': 'DockerInc::Docker::Container',
+                        'properties': {'image': reference,
+                                       'networks': [
+                                           {'network': 'private'}]}}}}, f)
+        stack = self.repository
+        self.addCleanup(lambda: self.conn.orchestration.find_stack(stack) and
+                        demo.openstack_cli(self.layout, 'aio', 'stack',
+                                           'delete', '--yes', '--wait', stack))
+        try:
+            demo.openstack_cli(self.layout, 'aio', 'stack', 'create',
+                               '--wait', '-t', template, stack)
+        except subprocess.CalledProcessError as e:
+            self.fail(e.stdout + e.stderr)
+        found = self.conn.orchestration.find_stack(stack)
+        server = self.conn.compute.get_server(next(
+            self.conn.orchestration.resources(found)).physical_resource_id)
+        self.assertEqual(image['id'], server.image['id'])
+        self.assertEqual('running', self._container(server).status)
+        self.assertEqual(image['docker_image_id'],
+                         self._container(server).image.id)
 
     def test_registry_gc_frees_what_deleted_images_held(self):
         self._logged_in('demo', self.layout.secrets['demo'])

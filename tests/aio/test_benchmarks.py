@@ -1,0 +1,30 @@
+"""The all-in-one's benchmarks run to their end, each at its smallest size
+(their figures are read in docs/benchmarks.md, not here)."""
+
+import testtools
+
+from tests.driver.test_benchmarks import run_bench
+
+
+class AllInOneBenchTestCase(testtools.TestCase):
+
+    def test_aio_bench(self):
+        out = run_bench(self, 'aio_bench.py', '--boots', '1', '--many', '1')
+        self.assertIn('idle memory (PSS)', out)
+        self.assertRegex(out, r'1 servers with a port each in one request '
+                              r'.* all ACTIVE after [0-9.]+ s')
+
+    def test_registry_bench(self):
+        out = run_bench(self, 'registry_bench.py', '--base-mib', '1',
+                        '--top-mib', '1', '--repeat', '1')
+        self.assertRegex(out, r'ratio pull / Glance archive: [0-9.]+')
+
+    def test_lifecycle_bench(self):
+        out = run_bench(self, 'lifecycle_bench.py', '--count', '1')
+        self.assertRegex(out, r'docker kill until SHUTOFF: median [0-9.]+ s')
+        self.assertRegex(out, r'until 1 servers run again: [0-9.]+ s')
+
+    def test_heat_bench(self):
+        out = run_bench(self, 'heat_bench.py', '--count', '1', '--rounds',
+                        '1')
+        self.assertRegex(out, r'stack of 1 containers until CREATE_COMPLETE')
