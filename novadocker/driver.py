@@ -421,12 +421,14 @@ class DockerDriver(driver.ComputeDriver):
     def get_diagnostics(self, instance):
         container = self._engine.get(instance)
         return diagnostics.legacy_diagnostics(
-            container, self._engine.stats(container), instance)
+            container, self._engine.stats(container),
+            diagnostics.sandbox_nics(self._sandbox_pid(instance)), instance)
 
     def get_instance_diagnostics(self, instance):
         container = self._engine.get(instance)
         return diagnostics.instance_diagnostics(
-            container, self._engine.stats(container), instance)
+            container, self._engine.stats(container),
+            diagnostics.sandbox_nics(self._sandbox_pid(instance)), instance)
 
     # Helpers
 

@@ -198,3 +198,46 @@ class AllInOneTestCase(aio_base.AllInOneBase):
                 self.assertEqual({'arch', 'model', 'vendor', 'topology',
                                   'features'},
                                  set(hypervisor['cpu_info']))
+
+    def test_diagnostics_report_the_port_and_its_traffic(self):
+        private = self.conn.network.find_network('private')
+        server = self._boot(self.conn.image.find_image('busybox'),
+                            'e2e-diagnostics',
+                            networks=[{'uuid': private.id}])
+        port = next(iter(self.conn.network.ports(device_id=server.id)))
+        gateway = next(subnet.gateway_ip for subnet in (
+            self.conn.network.get_subnet(ip['subnet_id'])
+            for ip in port.fixed_ips) if subnet.ip_version == 4)
+        admin = demo.cloud(self.layout, 'aio-admin')
+
+        def diagnostics(version):
+            response = admin.compute.get(
+                '/servers/%s/diagnostics' % server.id, microversion=version)
+            self.assertEqual(200, response.status_code, version)
+            return response.json()
+
+        before = diagnostics('2.48')
+        self.assertEqual(1, before['num_nics'])
+        ping = self._container(server).exec_run(
+            ['ping', '-c', '3', '-W', '5', gateway])
+        self.assertIn(b'3 packets received', ping.output)
+        after = diagnostics('2.48')
+
+        # One of the drivers Nova's and Tempest's schemas accept.
+        self.assertEqual('libvirt', after['driver'])
+        self.assertEqual(1, after['num_nics'])
+        nic, earlier = after['nic_details'][0], before['nic_details'][0]
+        self.assertEqual(port.mac_address, nic['mac_address'])
+        for direction in ('rx', 'tx'):
+            # 3 echoes each way, of 84 bytes of IPv4 at least.
+            self.assertGreaterEqual(nic[direction + '_packets'] -
+                                    earlier[direction + '_packets'], 3)
+            self.assertGreaterEqual(nic[direction + '_octets'] -
+                                    earlier[direction + '_octets'], 3 * 84)
+            for counter in ('_errors', '_drop'):
+                self.assertIsInstance(nic[direction + counter], int)
+
+        legacy = diagnostics('2.1')
+        self.assertGreaterEqual(legacy['nic0_tx_packets'], nic['tx_packets'])
+        self.assertGreaterEqual(legacy['nic0_rx_octets'], nic['rx_octets'])
+        self.assertNotIn('nic1_rx_octets', legacy)

@@ -12,6 +12,7 @@ from nova.tests.unit import fake_network_cache_model
 from nova.virt import event as virtevent
 
 from novadocker import container
+from novadocker import diagnostics
 from novadocker import engine
 from novadocker import flavor
 from novadocker import host
@@ -343,3 +344,53 @@ class CpuInfoTestCase(testtools.TestCase):
         self.assertEqual(['aes', 'asimd', 'evtstrm', 'fp'], info['features'])
         self.assertEqual({'cells': 1, 'sockets': 1, 'cores': 1,
                           'threads': 1}, info['topology'])
+
+
+NET_DEV_HEADER = (
+    'Inter-|   Receive                                                |  '
+    'Transmit\n'
+    ' face |bytes    packets errs drop fifo frame compressed multicast|'
+    'bytes    packets errs drop fifo colls carrier compressed\n')
+
+
+def _counters(rx_octets, rx_packets, rx_errors, rx_drop, tx_octets,
+              tx_packets, tx_errors, tx_drop):
+    return dict(rx_octets=rx_octets, rx_packets=rx_packets,
+                rx_errors=rx_errors, rx_drop=rx_drop, tx_octets=tx_octets,
+                tx_packets=tx_packets, tx_errors=tx_errors, tx_drop=tx_drop)
+
+
+class NetDevTestCase(testtools.TestCase):
+
+    def test_port_counters(self):
+        # Each column its own value: fifo, frame, colls... must not leak.
+        columns = ' '.join(str(n) for n in range(101, 117))
+        table = [
+            ('    lo:  58060 166    0    0    0     0          0         0 '
+             ' 58060 166    0    0    0     0       0          0\n'
+             '  eth0:    3838      49    0    0    0     0          0     '
+             '    0     4946      48    0    0    0     0       0          '
+             '0\n',
+             [('eth0', _counters(3838, 49, 0, 0, 4946, 48, 0, 0))]),
+            ('  eth0: %s\n' % columns,
+             [('eth0', _counters(101, 102, 103, 104, 109, 110, 111, 112))]),
+            # Counters of 8 digits and more follow the colon unspaced.
+            ('  eth0:123456789 7 0 0 0 0 0 0 987654321 6 0 0 0 0 0 0\n',
+             [('eth0', _counters(123456789, 7, 0, 0, 987654321, 6, 0, 0))]),
+            # By number, not by name: eth10 after eth2.
+            ('eth10: 10 1 0 0 0 0 0 0 20 2 0 0 0 0 0 0\n'
+             '  eth2: 30 3 0 0 0 0 0 0 40 4 0 0 0 0 0 0\n'
+             '  eth0: 50 5 1 2 0 0 0 0 60 6 3 4 0 0 0 0\n',
+             [('eth0', _counters(50, 5, 1, 2, 60, 6, 3, 4)),
+              ('eth2', _counters(30, 3, 0, 0, 40, 4, 0, 0)),
+              ('eth10', _counters(10, 1, 0, 0, 20, 2, 0, 0))]),
+            # Only the ports: not loopback nor the kernel's tunnels.
+            ('    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n'
+             '  sit0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n'
+             'ethernet0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n', []),
+            ('', []),
+        ]
+        for rows, expected in table:
+            self.assertEqual(expected,
+                             diagnostics.port_counters(NET_DEV_HEADER + rows),
+                             rows)
