@@ -27,6 +27,9 @@ SUBNETS = (
 # bridge, whose gateway address the outside world (ovn module) holds.
 PUBLIC_NETWORK = 'public'
 PUBLIC_SUBNET = 'public-subnet'
+# What "--nic auto" draws a project's network from (DevStack's name;
+# beside private's 10.0.0.0/24).
+DEFAULT_POOL = ('shared-default-subnetpool-v4', '10.1.0.0/16', 26)
 ROUTER_NAME = 'router1'
 # What the demo server lets in: its page, and ping.
 WEB_GROUP = 'web'
@@ -128,13 +131,21 @@ def ensure_network(conn):
 def ensure_public_network(admin):
     """The external flat network on the physical network of the provider
     bridge, as DevStack makes it (no DHCP: only routers' gateways and
-    floating IPs live there)."""
+    floating IPs live there), the default one for routers that "--nic
+    auto" makes, and the default subnet pool for their networks."""
     network = admin.network.find_network(PUBLIC_NETWORK)
     if network is None:
         network = admin.network.create_network(
             name=PUBLIC_NETWORK, is_router_external=True,
             provider_network_type='flat',
             provider_physical_network=ovn.PHYSICAL_NETWORK)
+    if not network.is_default:
+        admin.network.update_network(network, is_default=True)
+    name, prefix, length = DEFAULT_POOL
+    if not admin.network.find_subnet_pool(name):
+        admin.network.create_subnet_pool(
+            name=name, prefixes=[prefix], default_prefixlen=length,
+            is_shared=True, is_default=True)
     if not admin.network.find_subnet(PUBLIC_SUBNET):
         admin.network.create_subnet(
             network_id=network.id, name=PUBLIC_SUBNET, ip_version=4,
@@ -229,9 +240,11 @@ def run(layout):
         ensure_flavors(admin)
         ensure_image(layout, admin)
     with commands.stage('The external network %s (%s, gateway %s held by '
-                        'namespace %s)' % (
+                        'namespace %s), the default one, and the default '
+                        'subnet pool %s (%s) for --nic auto' % (
                             PUBLIC_NETWORK, ovn.EXTERNAL_CIDR,
-                            ovn.OUTSIDE_ADDRESS, ovn.OUTSIDE_NAMESPACE)):
+                            ovn.OUTSIDE_ADDRESS, ovn.OUTSIDE_NAMESPACE,
+                            DEFAULT_POOL[0], DEFAULT_POOL[1])):
         public = ensure_public_network(admin)
     demo_user = cloud(layout, 'aio')
     with commands.stage('The demo project\'s network %s (subnets %s), '

@@ -1,5 +1,8 @@
-"""MariaDB (Debian's), the databases of every service that declares one."""
+"""MariaDB (Debian's), the databases of every service that declares one,
+in utf8mb4 (Debian's server defaults to latin1, where a network or stack
+named in Chinese fails with HTTP 500)."""
 
+import glob
 import os
 
 from aio import service
@@ -7,17 +10,21 @@ from aio.layout import HOST
 
 PORT = 3306
 USER = 'openstack'
+CHARSET = 'utf8mb4'
+COLLATION = 'utf8mb4_general_ci'
+SYSTEM_DATABASES = ('mysql', 'sys', 'performance_schema')
 
 
 def url(layout, database):
     """The SQLAlchemy URL of a service's database."""
-    return 'mysql+pymysql://%s:%s@%s:%d/%s?charset=utf8' % (
-        USER, layout.secrets['database'], HOST, PORT, database)
+    return 'mysql+pymysql://%s:%s@%s:%d/%s?charset=%s' % (
+        USER, layout.secrets['database'], HOST, PORT, database, CHARSET)
 
 
 class MariaDB(service.Service):
     name = 'mariadb'
     ports = {'mariadb': PORT}
+    provides = ('database',)
 
     @property
     def socket(self):
@@ -40,6 +47,8 @@ class MariaDB(service.Service):
             '--bind-address=' + HOST, '--port=%d' % PORT,
             '--pid-file=' + self.data('mariadbd.pid'),
             '--skip-name-resolve', '--performance-schema=OFF',
+            '--character-set-server=' + CHARSET,
+            '--collation-server=' + COLLATION,
             '--max-connections=1000',
             # The databases of an all-in-one hold a few MiB: caches sized
             # for them rather than MariaDB's defaults (128 MiB each).
@@ -52,7 +61,29 @@ class MariaDB(service.Service):
         self.run(['mariadb', '--no-defaults', '--socket=' + self.socket,
                   '--user=root', '--execute', '; '.join(statements)])
 
+    def not_unicode(self):
+        """The services' databases an earlier version made in latin1
+        (MariaDB keeps each one's character set in <datadir>/<database>/
+        db.opt; some services' migrations set utf8mb3, which is Unicode
+        too)."""
+        found = []
+        for path in sorted(glob.glob(self.data('*', 'db.opt'))):
+            database = os.path.basename(os.path.dirname(path))
+            with open(path) as f:
+                if database not in SYSTEM_DATABASES and \
+                        'default-character-set=utf8' not in f.read():
+                    found.append(database)
+        return found
+
     def started(self):
+        earlier = self.not_unicode()
+        if earlier:
+            print('WARNING: the databases %s were made by an earlier version '
+                  'of the all-in-one in latin1, not %s: names beyond ASCII '
+                  '(a network, a stack resource) fail there. To '
+                  'make them again: tools/aio wipe, then tools/aio (it '
+                  'removes this all-in-one\'s servers, images and networks '
+                  'too).' % (', '.join(earlier), CHARSET), flush=True)
         password = self.layout.secrets['database'].replace("'", "''")
         self._sql("CREATE USER IF NOT EXISTS '%s'@'%s'" % (USER, HOST),
                   "ALTER USER '%s'@'%s' IDENTIFIED BY '%s'" % (
@@ -60,5 +91,6 @@ class MariaDB(service.Service):
                   "GRANT ALL PRIVILEGES ON *.* TO '%s'@'%s'" % (USER, HOST))
 
     def create_databases(self, names):
-        self._sql(*['CREATE DATABASE IF NOT EXISTS %s' % name
+        self._sql(*['CREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s '
+                    'COLLATE %s' % (name, CHARSET, COLLATION)
                     for name in names])

@@ -289,6 +289,18 @@ class HeatTest(aio_base.AllInOneBase):
                 image='busybox', **properties))
             self.assertIn(named, error)
 
+    def test_resource_named_beyond_ascii(self):
+        # As Heat's own test_unicode_template.
+        name = '\u8d44\u6e90'
+        stack = self._create({'heat_template_version': '2021-04-16',
+                              'resources': {name: {
+                                  'type': 'OS::Heat::RandomString'}}})
+        self.assertEqual('CREATE_COMPLETE', stack['stack_status'],
+                         stack.get('stack_status_reason'))
+        found = self.conn.orchestration.find_stack(self.stack)
+        self.assertEqual([name], [r.name for r in
+                                  self.conn.orchestration.resources(found)])
+
     def test_unknown_image_names_the_upload_command(self):
         error = self._validation_error(container_template(
             image='e2e-nowhere:1.0'))

@@ -9,13 +9,17 @@ import json
 import os
 import re
 import subprocess
+import uuid
 
 import fixtures
+import openstack
 
 from aio import demo
+from aio import layout as aio_layout
 from aio import processes
 from aio import sample_image
 from aio import services
+from aio.services import keystone
 from aio.services import openvswitch
 from aio.services import ovn
 from tests.aio import base as aio_base
@@ -114,6 +118,55 @@ class NetworkTestCase(aio_base.AllInOneBase):
         mtu = self.private.mtu
         out = self._exec(server, 'cat', '/sys/class/net/eth0/mtu').output
         self.assertEqual(mtu, int(out))
+
+    def test_nic_auto_gets_a_new_project_a_network(self):
+        # server create --nic auto in a project without networks (tempest's
+        # AutoAllocateNetworkTest): Neutron makes the project a network
+        # from the default subnet pool, routed to the default external
+        # network.
+        admin = demo.cloud(self.layout, 'aio-admin')
+        name = 'e2e-auto-%s' % uuid.uuid4().hex[:8]
+        project = admin.identity.create_project(name=name,
+                                                domain_id='default')
+        self.addCleanup(admin.identity.delete_project, project)
+        password = uuid.uuid4().hex
+        user = admin.identity.create_user(name=name, password=password,
+                                          domain_id='default',
+                                          default_project_id=project.id)
+        self.addCleanup(admin.identity.delete_user, user)
+        admin.identity.assign_project_role_to_user(
+            project, user, admin.identity.find_role('member'))
+        self.addCleanup(lambda: [
+            admin.network.delete_security_group(group) for group in
+            admin.network.security_groups(project_id=project.id)])
+        conn = openstack.connection.Connection(
+            auth_url=keystone.URL, username=name, password=password,
+            project_id=project.id, user_domain_id='default',
+            region_name=aio_layout.REGION, identity_api_version='3')
+        self.addCleanup(conn.network.delete_auto_allocated_topology,
+                        project.id, ignore_missing=True)
+
+        server = self._boot(self.image, 'e2e-net-auto', networks='auto',
+                            conn=conn)
+        address, = self._fixed_ips(server, 4, conn)
+        self.assertIn(ipaddress.ip_address(address),
+                      ipaddress.ip_network(demo.DEFAULT_POOL[1]))
+        self.assertTrue(self._until(lambda: address in {
+            addr for addr, _ in self._container_addresses(server)},
+            CONVERGE), 'the container has no %s' % address)
+        topology = conn.network.get_auto_allocated_topology(project.id)
+        self.assertEqual(
+            [topology.id],
+            [p.network_id for p in conn.network.ports(device_id=server.id)])
+
+    def test_network_named_beyond_ascii(self):
+        name = '网络测试'
+        created = json.loads(demo.openstack_cli(
+            self.layout, 'aio', 'network', 'create', '-f', 'json',
+            name).stdout)
+        self.addCleanup(self.conn.network.delete_network, created['id'])
+        self.assertEqual(name, self.conn.network.get_network(
+            created['id']).name)
 
     def test_network_survives_power_actions(self):
         server = self._boot_on('e2e-net-survivor')
