@@ -8,6 +8,7 @@ import sys
 from aio import commands
 from aio import demo
 from aio import layout as aio_layout
+from aio import plan
 from aio import services
 from aio.services import registry
 
@@ -20,7 +21,7 @@ def main():
     args = parser.parse_args()
     layout = aio_layout.Layout.from_environment()
     if args.command == 'status':
-        return commands.status(layout)
+        return commands.status(layout, services.chosen(layout))
     if args.command == 'stop':
         return commands.stop(layout)
     if args.command == 'wipe':
@@ -28,7 +29,12 @@ def main():
     if args.command == 'registry-gc':
         return registry.collect_garbage(layout)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    return commands.up(layout, services.described(layout), demo.run)
+    try:
+        chosen = services.chosen_for_bring_up(layout)
+    except plan.Invalid as e:
+        print('ERROR: %s' % e, file=sys.stderr)
+        return 1
+    return commands.up(layout, chosen, demo.run)
 
 
 if __name__ == '__main__':

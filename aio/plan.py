@@ -16,8 +16,6 @@ import os
 
 from aio import processes
 from aio import service
-from aio.services import keystone
-from aio.services import mariadb
 
 
 class Invalid(Exception):
@@ -68,18 +66,18 @@ class Plan:
         self.graph = self._graph()
         self.order = self._topological()
 
-    def _the(self, cls, needed_by):
+    def _provider(self, what, needed_by):
         for described in self.services.values():
-            if isinstance(described, cls):
+            if what in described.provides:
                 return described
-        raise Invalid('%s needs %s, which is not declared' % (
-            needed_by.name, cls.__name__))
+        raise Invalid('%s needs a service that provides %s, which is not '
+                      'declared' % (needed_by.name, what))
 
     def _database_server(self, described):
-        """MariaDB, for a service with databases: its set-up waits for it."""
-        if described.databases and not isinstance(described,
-                                                  mariadb.MariaDB):
-            return self._the(mariadb.MariaDB, described)
+        """The database service, for a service with databases: its set-up
+        waits for it."""
+        if described.databases and 'database' not in described.provides:
+            return self._provider('database', described)
         return None
 
     def _ready_step(self, name):
@@ -100,7 +98,7 @@ class Plan:
             ready_after = {'process ' + p for p, d in self.service_of.items()
                            if d is described}
             if described.user or described.catalog:
-                identity = self._the(keystone.Keystone, described)
+                identity = self._provider('identity', described)
                 graph['register ' + name] = {'service ' + identity.name}
                 ready_after.add('register ' + name)
             graph['service ' + name] = ready_after
@@ -169,7 +167,8 @@ class Plan:
             pass
 
     def _register(self, name, abort, report):
-        keystone.register(self.layout, self.services[name])
+        described = self.services[name]
+        self._provider('identity', described).register(described)
 
     def _start(self, name, abort, report):
         process = self.processes[name]

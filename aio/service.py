@@ -106,9 +106,17 @@ class Service:
     # roles admin and service), and its catalog entries.
     user = None
     catalog = ()
+    # What it does for the others: "database" (create_databases(names))
+    # for those with databases, "identity" (register(service)) for those
+    # with a user or catalog entries.
+    provides = ()
+    # Whether tools/aio may leave it out (AIO_DISABLED_SERVICES).
+    optional = False
 
     def __init__(self, layout):
         self.layout = layout
+        # The services brought up with it, by name (aio.services.described).
+        self.peers = {}
 
     def preflight(self):
         """Problems that stop a bring-up before anything starts, each a

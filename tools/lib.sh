@@ -3,6 +3,10 @@
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${STATE:-$REPO/state}
 VENV=$REPO/.venv
+# What both README commands install from Debian (catatonit: the sandboxes'
+# program).
+DEBIAN_PACKAGES=(docker.io busybox-static rabbitmq-server mariadb-server iproute2
+    openvswitch-switch ovn-central ovn-host catatonit docker-registry)
 mkdir -p "$STATE/log"
 
 stage() { STAGE_START=$EPOCHREALTIME; printf '==> %s\n' "$*"; }

@@ -3,7 +3,16 @@
 Adding a service means writing its module (a :class:`aio.service.Service`
 subclass, see that module) and listing its class here; the order of this
 list does not matter, each service names what it starts after.
+
+A bring-up leaves out the optional services named in the environment
+variable AIO_DISABLED_SERVICES (comma-separated, as DevStack's
+``disable_service``); the choice is kept in the state directory for
+``status``. ``stop`` and ``wipe`` act on every service.
 """
+
+import os
+
+from aio import plan
 
 from aio.services import glance
 from aio.services import heat
@@ -32,8 +41,51 @@ ALL = (
 )
 
 
-def described(layout, classes=ALL):
-    return [cls(layout) for cls in classes]
+DISABLED_VARIABLE = 'AIO_DISABLED_SERVICES'
+
+
+def described(layout, disabled=(), classes=ALL):
+    """The services, but the ``disabled`` ones (which must be optional)."""
+    unknown = sorted(set(disabled) - {cls.name for cls in classes})
+    required = sorted(cls.name for cls in classes
+                      if cls.name in disabled and not cls.optional)
+    if unknown or required:
+        raise plan.Invalid(
+            '%s=%s: %s; only these may be left out: %s' % (
+                DISABLED_VARIABLE, ','.join(disabled),
+                'no service is called %s' % ', '.join(unknown) if unknown
+                else '%s cannot be left out' % ', '.join(required),
+                ', '.join(cls.name for cls in classes if cls.optional)))
+    found = [cls(layout) for cls in classes if cls.name not in disabled]
+    for each in found:
+        each.peers = {other.name: other for other in found}
+    return found
+
+
+def _disabled_file(layout):
+    return os.path.join(layout.state, 'disabled-services')
+
+
+def chosen_for_bring_up(layout):
+    """The services a bring-up starts: all but those AIO_DISABLED_SERVICES
+    names; the choice is kept for ``status``."""
+    disabled = [name for name in os.environ.get(
+        DISABLED_VARIABLE, '').replace(' ', '').split(',') if name]
+    found = described(layout, disabled)
+    os.makedirs(layout.state, exist_ok=True)
+    with open(_disabled_file(layout), 'w') as f:
+        f.write(','.join(disabled) + '\n')
+    return found
+
+
+def chosen(layout):
+    """The services the last bring-up started."""
+    try:
+        with open(_disabled_file(layout)) as f:
+            disabled = [name for name in f.read().strip().split(',') if name]
+    except FileNotFoundError:
+        disabled = []
+    return described(layout, disabled)
 
 
 def process(layout, name):

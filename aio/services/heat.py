@@ -21,6 +21,7 @@ ENGINE_QUEUE = 'engine'
 
 class Heat(service.Service):
     name = 'heat'
+    optional = True
     after = ('mariadb', 'rabbitmq', 'keystone')
     ports = {'heat-api': PORT}
     databases = ('heat',)

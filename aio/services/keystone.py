@@ -119,20 +119,10 @@ def ensure_endpoints(conn, endpoint):
                                           url=endpoint.url)
 
 
-def register(layout, described):
-    """A service's Keystone user and catalog entries."""
-    with connect(layout) as conn:
-        if described.user:
-            ensure_user(conn, described.user, layout.secrets['service'],
-                        ensure_project(conn, SERVICE_PROJECT), SERVICE_ROLES)
-        for endpoint in described.catalog:
-            ensure_endpoints(conn, endpoint)
-        described.identity(conn)
-
-
 class Keystone(service.Service):
     name = 'keystone'
     after = ('mariadb',)
+    provides = ('identity',)
     ports = {'keystone': PORT}
     databases = ('keystone',)
 
@@ -165,6 +155,18 @@ class Keystone(service.Service):
     def processes(self):
         return [self.gunicorn('keystone', 'keystone.wsgi.api', PORT, {
             'OS_KEYSTONE_CONFIG_FILES': self.etc('keystone.conf')})]
+
+    def register(self, described):
+        """A service's Keystone user and catalog entries."""
+        with connect(self.layout) as conn:
+            if described.user:
+                ensure_user(conn, described.user,
+                            self.layout.secrets['service'],
+                            ensure_project(conn, SERVICE_PROJECT),
+                            SERVICE_ROLES)
+            for endpoint in described.catalog:
+                ensure_endpoints(conn, endpoint)
+            described.identity(conn)
 
     def started(self):
         """Its own internal endpoint (bootstrap made the public one), and

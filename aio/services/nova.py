@@ -106,8 +106,9 @@ class Nova(service.Service):
             # Containers are small: room for a hundred of them per project.
             'quota': {'instances': '100', 'cores': '200', 'ram': '204800'},
             'oslo_concurrency': {'lock_path': self.data('locks')},
-            'docker': {'data_dir': self.data('docker'),
-                       'registry': registry.ADDRESS},
+            'docker': dict({'data_dir': self.data('docker')}, **(
+                {'registry': registry.ADDRESS}
+                if registry.Registry.name in self.peers else {})),
             'os_vif_ovs': {
                 'ovsdb_connection': openvswitch.ovsdb_connection(layout)},
             **self.privsep_helpers(PRIVSEP_CONTEXTS,

@@ -39,6 +39,7 @@ def _write_private(path, data):
 
 class Registry(service.Service):
     name = 'registry'
+    optional = True
     after = ('keystone', 'glance')
     ports = {'registry': PORT, 'registry-token': TOKEN_PORT,
              'registry-sync': EVENTS_PORT}

@@ -21,7 +21,9 @@ from aio import layout as aio_layout
 from aio import plan as aio_plan
 from aio import processes
 from aio import service
+from aio import services
 from aio.services import keystone
+from aio.services import mariadb
 from aio.services import neutron
 
 
@@ -186,6 +188,19 @@ class ServiceDescriptionTestCase(testtools.TestCase):
         os.makedirs(self.layout.data('ovn'))
         self.assertEqual([], neutron_service.preflight())
 
+    def test_databases_made_in_latin1_are_named(self):
+        # As an all-in-one made before utf8mb4 left them; MariaDB's own
+        # database stays latin1, some services' migrations set utf8mb3.
+        for database, charset in (('mysql', 'latin1'), ('neutron', 'latin1'),
+                                  ('keystone', 'utf8mb3'),
+                                  ('glance', 'utf8mb4')):
+            os.makedirs(self.layout.data('mariadb', database))
+            with open(self.layout.data('mariadb', database, 'db.opt'),
+                      'w') as f:
+                f.write('default-character-set=%s\n' % charset)
+        self.assertEqual(['neutron'],
+                         mariadb.MariaDB(self.layout).not_unicode())
+
     def test_status_shows_a_running_process_that_is_not_ready(self):
         described = [Pages(self.layout, self.port)]
         self.addCleanup(commands.stop, self.layout, described)
@@ -259,14 +274,59 @@ class ServiceDescriptionTestCase(testtools.TestCase):
                                   self.layout, [Clock(self.layout, self.page)])
         self.assertEqual('nothing called pages is declared', str(error))
 
-    def test_keystone_user_needs_keystone(self):
+    def test_keystone_user_needs_an_identity_service(self):
         class Registered(Pages):
             user = 'pages'
         error = self.assertRaises(
             aio_plan.Invalid, aio_plan.Plan, self.layout,
             [Registered(self.layout, self.port)])
-        self.assertEqual('pages needs Keystone, which is not declared',
+        self.assertEqual('pages needs a service that provides identity, '
+                         'which is not declared',
                          str(error))
+
+
+class OptionalServicesTestCase(testtools.TestCase):
+    """AIO_DISABLED_SERVICES leaves out Heat and the registry, and only
+    them."""
+
+    def setUp(self):
+        super().setUp()
+        self.layout = aio_layout.Layout(
+            aio_layout.Layout.from_environment().repo,
+            self.useFixture(fixtures.TempDir()).path)
+
+    @staticmethod
+    def _nova_conf(described):
+        nova_service = next(d for d in described if d.name == 'nova')
+        return nova_service.config_files()['nova.conf']
+
+    def test_heat_and_the_registry_left_out(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'AIO_DISABLED_SERVICES', 'heat, registry'))
+        chosen = services.chosen_for_bring_up(self.layout)
+        plan = aio_plan.Plan(self.layout, chosen)
+        self.assertNotIn('heat', plan.services)
+        self.assertNotIn('registry', plan.services)
+        self.assertEqual([], [name for name in plan.processes
+                              if 'heat' in name or 'registry' in name])
+        self.assertNotIn('registry =', self._nova_conf(chosen))
+        # status reads the choice of the last bring-up.
+        self.assertEqual([d.name for d in chosen],
+                         [d.name for d in services.chosen(self.layout)])
+
+        everything = services.described(self.layout)
+        self.assertIn('registry = 127.0.0.1:5042', self._nova_conf(everything))
+        self.assertIn('heat', aio_plan.Plan(self.layout, everything).services)
+
+    def test_required_or_unknown_services_are_refused(self):
+        error = self.assertRaises(aio_plan.Invalid, services.described,
+                                  self.layout, ('nova',))
+        self.assertEqual('AIO_DISABLED_SERVICES=nova: nova cannot be left '
+                         'out; only these may be left out: registry, heat',
+                         str(error))
+        error = self.assertRaises(aio_plan.Invalid, services.described,
+                                  self.layout, ('swift',))
+        self.assertIn('no service is called swift', str(error))
 
 
 class RealBringUpPreflightTestCase(testtools.TestCase):
