@@ -244,12 +244,17 @@ class Engine(object):
     def update_resources(container, resources):
         """``docker update``: the container's limits, as the engine API's
         Resources fields. The SDK's update_container cannot set PidsLimit,
-        so this posts the API call itself."""
+        so this posts the API call itself through the client's public
+        requests session."""
         api = container.client.api
+        url = '%s/v%s/containers/%s/update' % (api.base_url, api.api_version,
+                                               container.id)
         with translated_errors('update the limits of %s' % container.name):
-            api._result(api._post_json(
-                api._url('/containers/{0}/update', container.id),
-                data=resources), True)
+            response = api.post(url, json=resources, timeout=api.timeout)
+            try:
+                response.raise_for_status()
+            except requests.exceptions.HTTPError as e:
+                raise docker_errors.create_api_error_from_http_exception(e)
 
     @staticmethod
     def pause(container):

@@ -13,6 +13,7 @@ from aio.services import mariadb
 from aio.services import openvswitch
 from aio.services import rabbitmq
 from aio.services import registry
+from novadocker import engine
 
 API_PORT = 8774
 # os-vif's Open vSwitch plugin, and the driver's own.
@@ -185,8 +186,8 @@ class Nova(service.Service):
         client = docker.from_env()
         removed = []
         for container in client.containers.list(all=True, filters={
-                'label': 'org.openstack.nova.host=' +
-                         self.layout.compute_host}):
+                'label': '%s=%s' % (engine.LABEL_HOST,
+                                    self.layout.compute_host)}):
             container.remove(force=True)
             removed.append('container ' + container.name)
         return removed

@@ -4,6 +4,7 @@
 import hashlib
 import subprocess
 import tempfile
+import uuid
 
 import testtools
 
@@ -43,6 +44,19 @@ class AllInOneBase(testtools.TestCase):
         self.addCleanup(self.conn.image.delete_image, image,
                         ignore_missing=True)
         return image, hashlib.sha256(saved).hexdigest()
+
+    def _new_user(self, project, role):
+        """A user with ``role`` in ``project``, deleted after the test;
+        returns its name and password."""
+        admin = demo.cloud(self.layout, 'aio-admin')
+        name, password = 'e2e-%s' % uuid.uuid4().hex[:8], uuid.uuid4().hex
+        user = admin.identity.create_user(name=name, password=password,
+                                          domain_id='default',
+                                          default_project_id=project.id)
+        self.addCleanup(admin.identity.delete_user, user)
+        admin.identity.assign_project_role_to_user(
+            project, user, admin.identity.find_role(role))
+        return name, password
 
     def _boot(self, image, name, networks='none', conn=None, **kwargs):
         conn = conn or self.conn

@@ -129,18 +129,12 @@ class NetworkTestCase(aio_base.AllInOneBase):
         project = admin.identity.create_project(name=name,
                                                 domain_id='default')
         self.addCleanup(admin.identity.delete_project, project)
-        password = uuid.uuid4().hex
-        user = admin.identity.create_user(name=name, password=password,
-                                          domain_id='default',
-                                          default_project_id=project.id)
-        self.addCleanup(admin.identity.delete_user, user)
-        admin.identity.assign_project_role_to_user(
-            project, user, admin.identity.find_role('member'))
+        user, password = self._new_user(project, 'member')
         self.addCleanup(lambda: [
             admin.network.delete_security_group(group) for group in
             admin.network.security_groups(project_id=project.id)])
         conn = openstack.connection.Connection(
-            auth_url=keystone.URL, username=name, password=password,
+            auth_url=keystone.URL, username=user, password=password,
             project_id=project.id, user_domain_id='default',
             region_name=aio_layout.REGION, identity_api_version='3')
         self.addCleanup(conn.network.delete_auto_allocated_topology,

@@ -154,15 +154,8 @@ class RegistryTest(aio_base.AllInOneBase):
         self._logged_in('demo', self.layout.secrets['demo'])
         reference = self._reference('demo')
         self._pushed('demo', reference)
-        admin = demo.cloud(self.layout, 'aio-admin')
-        name, password = 'e2e-reader-%s' % uuid.uuid4().hex[:6], 'secret'
-        project = admin.identity.find_project('demo', domain_id='default')
-        user = admin.identity.create_user(name=name, password=password,
-                                          domain_id='default',
-                                          default_project_id=project.id)
-        self.addCleanup(admin.identity.delete_user, user)
-        admin.identity.assign_project_role_to_user(
-            project, user, admin.identity.find_role('reader'))
+        name, password = self._new_user(self.admin.identity.find_project(
+            'demo', domain_id='default'), 'reader')
         self._logged_in(name, password)
         self.docker.images.remove(reference)
         pulled = self._docker(name, 'pull', reference)
