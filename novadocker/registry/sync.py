@@ -21,102 +21,18 @@ tag moves to a new manifest, the image that had it is renamed
 is hidden: servers and boots by its id keep working.
 """
 
-import functools
-import json
-import os
 import queue
-import sqlite3
-import sys
-import threading
-from wsgiref import simple_server
 
 import requests
 from oslo_log import log as logging
 
 from novadocker import registry
 from novadocker.registry import archive
-from novadocker.registry import client
-from novadocker.registry import conf
-from novadocker.registry import glance
-from novadocker.registry import token
 
 LOG = logging.getLogger(__name__)
 
 PUSH, FOUND, DELETE, RECONCILE = 'push', 'found', 'delete', 'reconcile'
 PREFIX = 'docker_'
-
-
-class Record:
-    """Which Glance image holds which manifest under which tag (none once
-    superseded), and the tags withheld from Glance: those whose image was
-    deleted while another image still holds their manifest (SQLite)."""
-
-    def __init__(self, path):
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        with self._db:
-            self._db.execute(
-                'CREATE TABLE IF NOT EXISTS images (image_id TEXT PRIMARY '
-                'KEY, repository TEXT NOT NULL, tag TEXT, digest TEXT NOT '
-                'NULL)')
-            self._db.execute(
-                'CREATE TABLE IF NOT EXISTS withheld (repository TEXT NOT '
-                'NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY '
-                '(repository, tag))')
-            # Records made before tags were recorded: their images count
-            # as untagged.
-            columns = [row[1] for row in self._db.execute(
-                'PRAGMA table_info(images)')]
-            if 'tag' not in columns:
-                self._db.execute('ALTER TABLE images ADD COLUMN tag TEXT')
-
-    def add(self, image_id, repository, tag, digest):
-        with self._db:
-            self._db.execute(
-                'INSERT OR REPLACE INTO images (image_id, repository, tag, '
-                'digest) VALUES (?, ?, ?, ?)',
-                (image_id, repository, tag, digest))
-
-    def untag(self, image_id):
-        with self._db:
-            self._db.execute('UPDATE images SET tag = NULL WHERE '
-                             'image_id = ?', (image_id,))
-
-    def remove(self, image_id):
-        with self._db:
-            self._db.execute('DELETE FROM images WHERE image_id = ?',
-                             (image_id,))
-
-    def manifests(self):
-        return self._db.execute(
-            'SELECT DISTINCT repository, digest FROM images').fetchall()
-
-    def images_of(self, repository, digest):
-        """(image id, tag) of each image of this manifest."""
-        return self._db.execute(
-            'SELECT image_id, tag FROM images WHERE repository = ? AND '
-            'digest = ?', (repository, digest)).fetchall()
-
-    def withhold(self, repository, tag, digest):
-        with self._db:
-            self._db.execute('INSERT OR REPLACE INTO withheld VALUES '
-                             '(?, ?, ?)', (repository, tag, digest))
-
-    def withheld(self, repository, tag):
-        """The manifest digest the tag is withheld at, or None."""
-        row = self._db.execute(
-            'SELECT digest FROM withheld WHERE repository = ? AND tag = ?',
-            (repository, tag)).fetchone()
-        return row[0] if row else None
-
-    def release_tag(self, repository, tag):
-        with self._db:
-            self._db.execute('DELETE FROM withheld WHERE repository = ? '
-                             'AND tag = ?', (repository, tag))
-
-    def release_manifest(self, repository, digest):
-        with self._db:
-            self._db.execute('DELETE FROM withheld WHERE repository = ? '
-                             'AND digest = ?', (repository, digest))
 
 
 def image_name(repository, tag):
@@ -341,79 +257,3 @@ class Sync:
                          '%s@%s from the registry', tag, repository,
                          found[0])
                 self.registry.delete_manifest(repository, found[0])
-
-
-def events_application(sync, secret):
-    """The WSGI application receiving the registry's notifications."""
-    expected = 'Bearer ' + secret
-
-    def application(environ, start_response):
-        if environ.get('PATH_INFO') != '/events' or \
-                environ['REQUEST_METHOD'] != 'POST':
-            start_response('404 Not Found', [])
-            return [b'']
-        if environ.get('HTTP_AUTHORIZATION') != expected:
-            start_response('401 Unauthorized', [])
-            return [b'']
-        length = int(environ.get('CONTENT_LENGTH') or 0)
-        try:
-            sync.notified(json.loads(environ['wsgi.input'].read(length)))
-        except ValueError:
-            start_response('400 Bad Request', [])
-            return [b'']
-        start_response('200 OK', [])
-        return [b'']
-    return application
-
-
-def record_path(state_path):
-    os.makedirs(state_path, exist_ok=True)
-    return os.path.join(state_path, 'glance-images.sqlite')
-
-
-def run_forever(sync, server, interval, stop):
-    """Serves notifications and applies them, with a reconcile every
-    ``interval`` seconds (the first at once), until ``stop`` is set."""
-    def reconcile_every():
-        while not stop.is_set():
-            sync.queue.put((RECONCILE,))
-            stop.wait(interval)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    threading.Thread(target=reconcile_every, daemon=True).start()
-    sync.work(stop)
-
-
-class _QuietHandler(simple_server.WSGIRequestHandler):
-    def log_message(self, format, *args):
-        LOG.debug('events: ' + format, *args)
-
-
-def main():
-    logging.register_options(conf.CONF)
-    conf.CONF(sys.argv[1:], project='novadocker')
-    logging.setup(conf.CONF, 'novadocker-registry-sync')
-    options = conf.CONF.sync
-    cloud = glance.connect(conf.CONF)
-
-    @functools.cache
-    def domain_id():
-        return cloud.identity.find_domain(
-            conf.CONF.registry.project_domain_name, ignore_missing=False).id
-
-    def project_id(name):
-        # One list call: find_project first asks for an id of that name.
-        found = list(cloud.identity.projects(name=name,
-                                             domain_id=domain_id()))
-        return found[0].id if found else None
-    sync = Sync(client.Registry(options.registry_url,
-                                token.Signer(conf.CONF.registry)),
-                glance.Glance(cloud.image), project_id,
-                Record(record_path(options.state_path)),
-                options.registry_address)
-    server = simple_server.make_server(
-        options.listen_host, options.listen_port,
-        events_application(sync, options.events_secret),
-        handler_class=_QuietHandler)
-    LOG.info('Receiving the registry\'s notifications on %s:%d',
-             options.listen_host, options.listen_port)
-    run_forever(sync, server, options.reconcile_interval, threading.Event())

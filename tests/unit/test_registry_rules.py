@@ -21,6 +21,8 @@ from aio import layout as aio_layout
 from aio.services import registry as aio_registry
 from novadocker.registry import archive
 from novadocker.registry import conf
+from novadocker.registry import record as sync_record
+from novadocker.registry import signer
 from novadocker.registry import sync
 from novadocker.registry import token
 
@@ -95,7 +97,7 @@ class TokenTestCase(testtools.TestCase):
         access = [{'type': 'repository', 'name': 'demo/web',
                    'actions': ['pull', 'push']}]
 
-        issued = token.Signer(options.registry).token('demo', access)
+        issued = signer.Signer(options.registry).token('demo', access)
 
         with open(described.signing_certificate, 'rb') as f:
             certificate = x509.load_pem_x509_certificate(f.read())
@@ -166,7 +168,7 @@ class FoundTagTestCase(testtools.TestCase):
             ([], 'm', False),
         ]
         for made, withheld, expected in table:
-            record = sync.Record(':memory:')
+            record = sync_record.Record(':memory:')
             for image_id, tag in made:
                 record.add(image_id, 'demo/web', tag, digest)
             if withheld:
