@@ -8,7 +8,8 @@ manifest by digest, fetching only the layers it lacks, with the booting
 user's Keystone token: the token service grants it only repositories of the
 user's own project, so properties a tenant sets on an image of its own
 cannot reach another project's. The pulled image must have the recorded
-id; on any failure the caller loads the image from Glance instead.
+id; on any failure the image store (image module) loads the image from
+Glance instead.
 
 A snapshot is pushed to ``<project>/nova-snapshots:<Glance image id>`` with
 the user's token (only its new top layer moves) before its archive goes to
@@ -16,6 +17,8 @@ Glance, and its Glance image records that push, so a boot of the snapshot
 pulls it like any pushed image. If the push fails, the snapshot is in
 Glance only.
 """
+
+import collections
 
 from oslo_log import log as logging
 
@@ -27,54 +30,70 @@ CONF = conf.CONF
 LOG = logging.getLogger(__name__)
 
 
-def source(properties):
-    """(repository, digest, image id) to pull a Glance image from, or None
-    when its properties name no trusted registry."""
-    if not CONF.docker.registry or \
-            properties.get('docker_registry') != CONF.docker.registry:
+class Manifest(collections.namedtuple(
+        'Manifest', ['glance_id', 'repository', 'digest', 'image_id'])):
+    """Where the sync pushed a Glance image: ``repository`` (with the
+    registry's address), the manifest's ``digest`` and the engine's
+    ``image_id`` it must give."""
+
+    @property
+    def reference(self):
+        return '%s@%s' % (self.repository, self.digest)
+
+
+def manifest_to_pull(glance_api, context, glance_id):
+    """The Glance image's manifest in ``[docker] registry``, from the
+    properties the sync recorded (Nova's image_meta keeps only those it
+    knows); None to load it from Glance: no registry set, no user token
+    to pull with, or properties unreadable or naming another registry or
+    none."""
+    if not (CONF.docker.registry and context.auth_token):
+        return None
+    try:
+        properties = glance_api.get(context, glance_id).get('properties', {})
+    except Exception as e:
+        LOG.warning('Could not read the properties of Glance image '
+                    '%(id)s (%(error)s); loading it from Glance',
+                    {'id': glance_id, 'error': e})
         return None
     wanted = (properties.get('docker_repository'),
               properties.get('docker_manifest_digest'),
               properties.get('docker_image_id'))
-    if not all(wanted):
+    if properties.get('docker_registry') != CONF.docker.registry or \
+            not all(wanted):
         return None
     repository, digest, image_id = wanted
-    return '%s/%s' % (CONF.docker.registry, repository), digest, image_id
+    return Manifest(glance_id, '%s/%s' % (CONF.docker.registry, repository),
+                    digest, image_id)
 
 
-def pulled(engine, image_id, properties, token):
-    """The Glance image pulled from its registry, or None (why is
+def pull(engine, manifest, token, repository):
+    """The manifest's image pulled with the user's ``token`` and named
+    ``repository:<Glance image id>`` instead of its repository@digest, so
+    that removing that name frees it; None on any failure (why is
     logged)."""
-    found = source(properties)
-    if found is None or not token:
-        return None
-    repository, digest, expected = found
-    reference = '%s@%s' % (repository, digest)
     try:
-        image = engine.pull_image(repository, digest, {
+        image = engine.pull_image(manifest.repository, manifest.digest, {
             'username': registry.TOKEN_USER, 'password': token})
     except engine_mod.EngineError as e:
         LOG.warning('Could not pull Glance image %(id)s from %(ref)s '
                     '(%(error)s); loading it from Glance instead',
-                    {'id': image_id, 'ref': reference, 'error': e})
+                    {'id': manifest.glance_id, 'ref': manifest.reference,
+                     'error': e})
         return None
-    if image.id != expected:
+    if image.id != manifest.image_id:
         LOG.warning('Pulling Glance image %(id)s from %(ref)s gave image '
                     '%(got)s, not %(expected)s; loading it from Glance '
-                    'instead', {'id': image_id, 'ref': reference,
-                                'got': image.id, 'expected': expected})
-        engine.remove_image(reference)
+                    'instead', {'id': manifest.glance_id,
+                                'ref': manifest.reference, 'got': image.id,
+                                'expected': manifest.image_id})
+        engine.remove_image(manifest.reference)
         return None
     LOG.info('Pulled Glance image %(id)s from %(ref)s',
-             {'id': image_id, 'ref': reference})
+             {'id': manifest.glance_id, 'ref': manifest.reference})
+    engine.tag_image(image, repository, manifest.glance_id)
+    engine.remove_image(manifest.reference)
     return image
-
-
-def drop_reference(engine, properties):
-    """After the image is tagged for Glance: its repository@digest name
-    goes, so removing the Glance tag frees the image."""
-    repository, digest, _ = source(properties)
-    engine.remove_image('%s@%s' % (repository, digest))
 
 
 def push_snapshot(engine, image, image_id, context):

@@ -1,8 +1,47 @@
 """Nova compute driver whose instances are Docker containers.
 
 The driver maps each Nova call onto the engine; what a container looks like
-(container), where its image comes from (image), the host's figures (host)
-and statistics (diagnostics) live in their own modules.
+(container), the network namespace that holds its ports (sandbox), where
+its image comes from (image), the host's figures (host) and statistics
+(diagnostics) live in their own modules.
+
+Left out on purpose: these ComputeDriver methods keep Nova's default, which
+raises NotImplementedError, so the API refuses the action or Nova does
+without it.
+
+- live_migration, check_can_live_migrate_source and _destination,
+  cleanup_live_migration_destination_check, pre_live_migration,
+  post_live_migration_at_source and _destination,
+  rollback_live_migration_at_destination, live_migration_abort,
+  live_migration_force_complete, get_instance_disk_info: a running
+  container's memory moves only with CRIU, whose checkpoint fails on this
+  kernel (criu 3.17 does not know kernel 6.18's vDSO layout).
+- check_instance_shared_storage_local and _remote: an instance has no files
+  on shared storage; Nova then takes them as not shared.
+- rebuild: Nova's own (destroy, then spawn the new image) is what a
+  container needs.
+- rescue, unrescue: a container's files are no disk that a rescue image
+  could boot beside; boot a snapshot of it instead.
+- set_admin_password: nothing in a container receives it (libvirt needs
+  the QEMU guest agent).
+- quiesce, unquiesce: docker commit pauses the container itself.
+- trigger_crash_dump: a container has no NMI to inject.
+- attach_volume, detach_volume, swap_volume, extend_volume,
+  get_volume_connector, get_all_volume_usage, block_stats,
+  volume_snapshot_create and _delete, default_root_device_name,
+  default_device_names_for_instance, get_device_name_for_instance,
+  mount_share, umount_share, is_share_mounted: volumes (and Manila shares)
+  come in a later issue; Nova names devices itself meanwhile.
+- get_vnc_console, get_spice_console, get_mks_console, get_serial_console:
+  consoles come in a later issue; get_console_output gives the output.
+- cache_image: no pre-caching through aggregates; a boot loads its image,
+  once per host.
+- poll_rebooting_instances: a reboot returns once the container runs
+  again, so none stays rebooting for [DEFAULT] reboot_timeout.
+- host_power_action, host_maintenance_mode, set_host_enabled: the host is
+  not the driver's to power off or drain (os-hosts API, as with libvirt).
+- power_update_event: Nova sends it for Ironic's nodes only.
+- get_host_cpu_stats: only the cpu.virt_driver compute monitor asks.
 """
 
 import os
@@ -117,14 +156,11 @@ class DockerDriver(driver.ComputeDriver):
         network_info = instance.get_network_info()
         if container_mod.power_state_of(container) in (power_state.RUNNING,
                                                        power_state.PAUSED):
-            pid = self._sandbox_pid(instance)
-            if pid:
-                vif.ensure_plugged(instance, network_info, pid)
+            sandbox.replug_lost_ports(self._engine, instance, network_info)
         elif (instance.vm_state == vm_states.ACTIVE and
                 instance.task_state is None and
                 instance.power_state == power_state.RUNNING):
-            self._network_ready(instance, network_info)
-            self._start(instance, container)
+            self._start_with_ports(instance, network_info, container)
             LOG.info('Started again after the Docker engine\'s outage',
                      instance=instance)
 
@@ -173,7 +209,7 @@ class DockerDriver(driver.ComputeDriver):
               block_device_info=None, power_on=True, accel_info=None):
         network_info = network_info or []
         try:
-            vif.check_pluggable(network_info)
+            sandbox.check_pluggable(network_info)
             metadata.create_options(instance.metadata)
         except vif.UnpluggablePort as e:
             raise exception.BuildAbortException(
@@ -182,31 +218,13 @@ class DockerDriver(driver.ComputeDriver):
             raise exception.BuildAbortException(
                 instance_uuid=instance.uuid, reason=str(e)) from e
         image_ref = self._images.ensure_loaded(context, image_meta)
-        events = []
-        if power_on and CONF.vif_plugging_timeout:
-            events = vif.neutron_events(network_info)
         try:
-            # As libvirt does: the ports are plugged and reported by
-            # Neutron before the workload's process starts.
-            try:
-                key_binds = keys.binds(instance)
-                with self.virtapi.wait_for_instance_event(
-                        instance, events, timeout=CONF.vif_plugging_timeout,
-                        error_callback=self._neutron_failed_callback):
-                    held = self._create_sandbox(instance, network_info)
-                    workload = self._engine.create(
-                        container_mod.create_kwargs(
-                            instance, image_meta, image_ref, held.id,
-                            key_binds))
-            except exception.InstanceEventTimeout as e:
-                if CONF.vif_plugging_is_fatal:
-                    raise vif.plugging_timed_out(
-                        instance, events, CONF.vif_plugging_timeout,
-                        CONF.host) from e
-                LOG.warning('Neutron did not report the ports plugged in '
-                            '%d s; starting the container anyway '
-                            '(vif_plugging_is_fatal = False)',
-                            CONF.vif_plugging_timeout, instance=instance)
+            key_binds = keys.binds(instance)
+            with sandbox.created_with_ports(self._engine, self.virtapi,
+                                            instance, network_info,
+                                            wait_for_neutron=power_on) as held:
+                workload = self._engine.create(container_mod.create_kwargs(
+                    instance, image_meta, image_ref, held.id, key_binds))
             if power_on:
                 self._start_workload(instance, workload)
         except Exception as e:
@@ -220,18 +238,6 @@ class DockerDriver(driver.ComputeDriver):
         LOG.info('Spawned container %s', engine.container_name(instance),
                  instance=instance)
 
-    @staticmethod
-    def _neutron_failed_callback(event_name, instance):
-        LOG.error('Neutron reported failure on event %s', event_name,
-                  instance=instance)
-        if CONF.vif_plugging_is_fatal:
-            raise exception.BuildAbortException(
-                instance_uuid=instance.uuid,
-                reason=_('Neutron reported that it failed to plug a port '
-                         '(event %(event)s); read the log of the Neutron '
-                         'agent on host %(host)s.') % {
-                    'event': event_name, 'host': CONF.host})
-
     def _discard(self, instance, network_info):
         """Removes what a failed spawn left: containers, ports, key. The
         ports and key go even when the engine cannot be reached; the
@@ -242,7 +248,7 @@ class DockerDriver(driver.ComputeDriver):
         except (engine.EngineUnavailable, engine.EngineError) as e:
             LOG.warning('Could not remove the containers of a failed spawn: '
                         '%s', e, instance=instance)
-            vif.unplug_all(instance, network_info)
+            sandbox.unplug_ports(instance, network_info)
         keys.remove(instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
@@ -262,7 +268,7 @@ class DockerDriver(driver.ComputeDriver):
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
         if destroy_vifs:
-            vif.unplug_all(instance, network_info)
+            sandbox.unplug_ports(instance, network_info)
         keys.remove(instance)
 
     # Network
@@ -272,32 +278,13 @@ class DockerDriver(driver.ComputeDriver):
         whose veth is gone. A port that cannot be plugged puts only this
         instance in ERROR (VirtualInterfacePlugException), never stops
         nova-compute from starting."""
-        pid = self._sandbox_pid(instance)
-        if not pid:
-            return
-        try:
-            vif.ensure_plugged(instance, network_info, pid)
-        except Exception as e:
-            raise exception.VirtualInterfacePlugException(
-                _('could not plug the ports of sandbox %(name)s: '
-                  '%(error)s') % {'name': engine.sandbox_name(instance),
-                                  'error': e}) from e
-
-    def _sandbox_pid(self, instance):
-        """The process whose namespace holds the instance's ports; 0 when
-        its sandbox is not running (or there is none)."""
-        held = self._engine.find_sandbox(instance)
-        return container_mod.pid(held) if held else 0
+        sandbox.replug_lost_ports(self._engine, instance, network_info)
 
     def unplug_vifs(self, instance, network_info):
-        vif.unplug_all(instance, network_info)
+        sandbox.unplug_ports(instance, network_info)
 
     def attach_interface(self, context, instance, image_meta, port):
-        # Without a running sandbox (the engine restarted), the port is
-        # plugged when the instance next starts, from its network info.
-        pid = self._sandbox_pid(instance)
-        if pid:
-            vif.plug(instance, port, pid)
+        sandbox.plug_port(self._engine, instance, port)
 
     def detach_interface(self, context, instance, port):
         vif.unplug(instance, port)
@@ -313,8 +300,7 @@ class DockerDriver(driver.ComputeDriver):
             self._engine.stop(container, CONF.docker.stop_timeout)
         else:
             self._engine.kill(container)
-        self._network_ready(instance, network_info)
-        self._start(instance, container)
+        self._start_with_ports(instance, network_info, container)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         container = self._engine.get(instance)
@@ -326,8 +312,7 @@ class DockerDriver(driver.ComputeDriver):
         container = self._engine.get(instance)
         self._unpause(container)
         if container_mod.power_state_of(container) != power_state.RUNNING:
-            self._network_ready(instance, network_info)
-            self._start(instance, container)
+            self._start_with_ports(instance, network_info, container)
 
     def pause(self, instance):
         container = self._engine.get(instance)
@@ -392,8 +377,7 @@ class DockerDriver(driver.ComputeDriver):
         self._engine.update_resources(
             container, flavor_limits.resources(instance.flavor))
         if power_on:
-            self._network_ready(instance, network_info)
-            self._start(instance, container)
+            self._start_with_ports(instance, network_info, container)
 
     # Images and output
 
@@ -422,40 +406,24 @@ class DockerDriver(driver.ComputeDriver):
         container = self._engine.get(instance)
         return diagnostics.legacy_diagnostics(
             container, self._engine.stats(container),
-            diagnostics.sandbox_nics(self._sandbox_pid(instance)), instance)
+            diagnostics.sandbox_nics(sandbox.pid(self._engine, instance)),
+            instance)
 
     def get_instance_diagnostics(self, instance):
         container = self._engine.get(instance)
         return diagnostics.instance_diagnostics(
             container, self._engine.stats(container),
-            diagnostics.sandbox_nics(self._sandbox_pid(instance)), instance)
+            diagnostics.sandbox_nics(sandbox.pid(self._engine, instance)),
+            instance)
 
     # Helpers
 
-    def _create_sandbox(self, instance, network_info):
-        """The instance's sandbox, running, with its ports plugged."""
-        held = self._engine.create(sandbox.create_kwargs(
-            instance, sandbox.ensure_image(self._engine),
-            vif.dns_servers(network_info),
-            vif.fixed_addresses(network_info)))
-        self._engine.start(held)
-        vif.plug_all(instance, network_info, container_mod.pid(held))
-        return held
-
-    def _network_ready(self, instance, network_info):
-        """Before the workload starts: its sandbox running with every port
-        plugged. A sandbox that stopped (the engine or the host restarted)
-        is started again, and its ports plugged into its new namespace;
-        a running one keeps the ports it has."""
-        held = self._engine.find_sandbox(instance)
-        if held is None:
-            raise exception.InstanceNotFound(instance_id=instance.uuid)
-        pid = container_mod.pid(held)
-        if pid:
-            vif.ensure_plugged(instance, network_info, pid)
-            return
-        self._engine.start(held)
-        vif.plug_all(instance, network_info, container_mod.pid(held))
+    def _start_with_ports(self, instance, network_info, container):
+        """A start after the first: the sandbox, which may have stopped
+        with the engine or the host, running with its ports first."""
+        sandbox.ensure_running_with_ports(self._engine, instance,
+                                          network_info)
+        self._start(instance, container)
 
     def _start_workload(self, instance, workload):
         """Its first start. Its sandbox has just started on this engine,
@@ -502,14 +470,8 @@ class DockerDriver(driver.ComputeDriver):
             self._engine.unpause(container)
 
     def _remove(self, instance, network_info):
-        """The workload, its ports, then its sandbox. The ports go while
-        the sandbox holds them: its namespace, and the veths in it, go
-        away some time after the sandbox does, while os-vif would be
-        deleting them."""
-        self._remove_container(engine.container_name(instance), instance)
-        vif.unplug_all(instance, network_info)
-        self._remove_container(engine.sandbox_name(instance), instance)
-
-    def _remove_container(self, name, instance):
+        """The workload, then its sandbox with the ports."""
+        name = engine.container_name(instance)
         if not self._engine.remove(name):
             LOG.debug('No container %s to remove', name, instance=instance)
+        sandbox.remove(self._engine, instance, network_info)

@@ -2,9 +2,12 @@
 remove when unused.
 
 A Glance image of ``container_format=docker`` holds the output of
-``docker save``.  Once loaded it is tagged ``glance:<glance image id>`` in the
-engine, so the Glance id (not the name inside the tarball) identifies it and
-a second spawn of the same image downloads nothing.
+``docker save``. A boot brings it into the engine from one source: the
+registry the sync pushed it to, when its Glance properties say so
+(distribution), or Glance itself, also when that pull fails. Either way it
+is then tagged ``glance:<glance image id>`` in the engine, so the Glance id
+(not the name inside the tarball) identifies it and a second spawn of the
+same image downloads nothing.
 
 Like the libvirt driver's base images, each image this host loads or
 snapshots has a file whose modification time is when an instance of the
@@ -146,36 +149,30 @@ class ImageStore(object):
             self.mark_used(image_meta.id)
             if self.is_loaded(image_meta.id):
                 return ref
-            properties = self._registry_properties(context, image_meta.id)
-            loaded = distribution.pulled(self._engine, image_meta.id,
-                                         properties, context.auth_token)
-            from_registry = loaded is not None
-            if not from_registry:
-                loaded = self._load(context, image_meta.id)
-            self._engine.tag_image(loaded, REPOSITORY, image_meta.id)
-            if from_registry:
-                distribution.drop_reference(self._engine, properties)
+            self._fetch(context, image_meta.id)
         LOG.info('Glance image %(id)s is in the engine as %(ref)s',
                  {'id': image_meta.id, 'ref': ref})
         return ref
 
-    def _registry_properties(self, context, image_id):
-        """The image's properties in Glance (Nova's image_meta keeps only
-        those it knows), when boots may pull from a registry."""
-        if not CONF.docker.registry:
-            return {}
-        try:
-            return self._glance.get(context, image_id).get('properties', {})
-        except Exception as e:
-            LOG.warning('Could not read the properties of Glance image '
-                        '%(id)s (%(error)s); loading it from Glance',
-                        {'id': image_id, 'error': e})
-            return {}
+    def _fetch(self, context, image_id):
+        """The engine image, named glance:<id>, from one of two sources:
+        the registry the sync pushed it to (distribution), or Glance, also
+        when that pull fails."""
+        manifest = distribution.manifest_to_pull(self._glance, context,
+                                                 image_id)
+        if manifest is not None:
+            pulled = distribution.pull(self._engine, manifest,
+                                       context.auth_token, REPOSITORY)
+            if pulled is not None:
+                return pulled
+        return self._load(context, image_id)
 
     def is_loaded(self, image_id):
         return self._engine.has_image(reference(image_id))
 
     def _load(self, context, image_id):
+        """The image loaded from Glance, or from its tarball pre-staged in
+        [docker] image_cache_dir."""
         staged = None
         if CONF.docker.image_cache_dir:
             staged = os.path.join(CONF.docker.image_cache_dir, image_id)
@@ -214,6 +211,7 @@ class ImageStore(object):
                 image_id=image_id,
                 reason=_('the tarball holds %d images; save exactly one '
                          'image per Glance image') % len(images))
+        self._engine.tag_image(images[0], REPOSITORY, image_id)
         return images[0]
 
     def forget(self, image_id):

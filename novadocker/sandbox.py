@@ -1,12 +1,15 @@
 """The sandbox: a small container per instance that holds the instance's
-network namespace, as Kubernetes' pause container does.
+network namespace with its ports in it, as Kubernetes' pause container
+does.
 
-Its ports are plugged into the sandbox before the workload's process
-starts, and they stay there through the workload's stops, reboots and
-pauses; the workload joins the namespace (network_mode container:<sandbox>).
-The engine refuses a hostname, DNS servers or /etc/hosts lines on a
-container that joins another's namespace, and gives it the sandbox's: they
-are set here.
+Its ports are plugged into the sandbox (vif, one port at a time) before the
+workload's process starts, and they stay there through the workload's
+stops, reboots and pauses; the workload joins the namespace (network_mode
+container:<sandbox>). A sandbox that stopped loses its namespace and the
+ports in it: it is started again with every port plugged again before the
+workload starts. The engine refuses a hostname, DNS servers or /etc/hosts
+lines on a container that joins another's namespace, and gives it the
+sandbox's: they are set here.
 
 The sandbox's image holds one static program that only waits for signals
 (Debian's catatonit in pause mode), copied from the host: nothing is
@@ -14,19 +17,24 @@ pulled. The sandbox runs it as nobody, without capabilities, on a
 read-only root, with a few MiB of memory.
 """
 
+import contextlib
 import hashlib
 import io
 import json
 import tarfile
 
+from oslo_log import log as logging
+
+import nova.conf
 from nova import exception
 from nova.i18n import _
 
-from novadocker import conf
 from novadocker import container
 from novadocker import engine
+from novadocker import vif
 
-CONF = conf.CONF
+CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
 
 REPOSITORY = 'novadocker/sandbox'
 MEMORY_LIMIT = '8m'
@@ -108,3 +116,174 @@ def create_kwargs(instance, image_ref, dns_servers=None, addresses=()):
     if extra_hosts:
         kwargs['extra_hosts'] = extra_hosts
     return kwargs
+
+
+def check_pluggable(network_info):
+    """Raises UnpluggablePort (vif) before anything is created for a port
+    that could never be plugged."""
+    for port in network_info:
+        vif.check_pluggable(port)
+
+
+def dns_servers(network_info):
+    """The DNS servers of the instance's ports, each once, in port order."""
+    servers = []
+    for port in network_info:
+        for server in vif.dns_servers(port):
+            if server not in servers:
+                servers.append(server)
+    return servers
+
+
+def _fixed_addresses(network_info):
+    """Every fixed IP of the instance's ports, in port order."""
+    return [address for port in network_info
+            for address, _ in vif.addresses(port)]
+
+
+def neutron_events(network_info):
+    """The network-vif-plugged events to wait for: ports not yet active."""
+    return [('network-vif-plugged', port['id'])
+            for port in network_info if port.get('active', True) is False]
+
+
+def plugging_timed_out(instance, events, timeout, host):
+    """The build failure when Neutron did not report the ports plugged.
+    Nova keeps 255 characters of a fault: the port ids come last."""
+    return exception.BuildAbortException(
+        instance_uuid=instance.uuid,
+        reason=_('Neutron did not report the ports plugged in %(timeout)d s '
+                 '(vif_plugging_timeout); check the agent: openstack network '
+                 'agent list --host %(host)s. Ports: %(ports)s') % {
+            'ports': ', '.join(port for _, port in events),
+            'timeout': timeout, 'host': host})
+
+
+def _neutron_failed(event_name, instance):
+    LOG.error('Neutron reported failure on event %s', event_name,
+              instance=instance)
+    if CONF.vif_plugging_is_fatal:
+        raise exception.BuildAbortException(
+            instance_uuid=instance.uuid,
+            reason=_('Neutron reported that it failed to plug a port '
+                     '(event %(event)s); read the log of the Neutron '
+                     'agent on host %(host)s.') % {
+                'event': event_name, 'host': CONF.host})
+
+
+@contextlib.contextmanager
+def created_with_ports(docker_engine, virtapi, instance, network_info,
+                       wait_for_neutron):
+    """The instance's new sandbox, running with its ports plugged, for the
+    block that creates the workload. As libvirt does, the block's end
+    waits, when ``wait_for_neutron``, until Neutron reports the ports
+    plugged (vif_plugging_timeout, vif_plugging_is_fatal), so that the
+    workload's process starts with its ports wired."""
+    events = []
+    if wait_for_neutron and CONF.vif_plugging_timeout:
+        events = neutron_events(network_info)
+    try:
+        with virtapi.wait_for_instance_event(
+                instance, events, timeout=CONF.vif_plugging_timeout,
+                error_callback=_neutron_failed):
+            held = docker_engine.create(create_kwargs(
+                instance, ensure_image(docker_engine),
+                dns_servers(network_info), _fixed_addresses(network_info)))
+            docker_engine.start(held)
+            _plug_all(instance, network_info, container.pid(held))
+            yield held
+    except exception.InstanceEventTimeout as e:
+        if CONF.vif_plugging_is_fatal:
+            raise plugging_timed_out(instance, events,
+                                     CONF.vif_plugging_timeout,
+                                     CONF.host) from e
+        LOG.warning('Neutron did not report the ports plugged in %d s; '
+                    'starting the container anyway (vif_plugging_is_fatal '
+                    '= False)', CONF.vif_plugging_timeout, instance=instance)
+
+
+def ensure_running_with_ports(docker_engine, instance, network_info):
+    """Before the workload starts: its sandbox running with every port
+    plugged. A sandbox that stopped (the engine or the host restarted) is
+    started again, and its ports plugged into its new namespace; a running
+    one keeps the ports it has and gets those it lacks."""
+    held = docker_engine.find_sandbox(instance)
+    if held is None:
+        raise exception.InstanceNotFound(instance_id=instance.uuid)
+    sandbox_pid = container.pid(held)
+    if sandbox_pid:
+        _plug_missing(instance, network_info, sandbox_pid)
+        return
+    docker_engine.start(held)
+    _plug_all(instance, network_info, container.pid(held))
+
+
+def pid(docker_engine, instance):
+    """The process whose namespace holds the instance's ports; 0 when its
+    sandbox is not running (or there is none)."""
+    held = docker_engine.find_sandbox(instance)
+    return container.pid(held) if held else 0
+
+
+def replug_lost_ports(docker_engine, instance, network_info):
+    """Plugs again the ports of a running sandbox whose veth is gone; a
+    stopped sandbox gets them all when it starts again. A port that cannot
+    be plugged is a VirtualInterfacePlugException."""
+    sandbox_pid = pid(docker_engine, instance)
+    if not sandbox_pid:
+        return
+    try:
+        _plug_missing(instance, network_info, sandbox_pid)
+    except Exception as e:
+        raise exception.VirtualInterfacePlugException(
+            _('could not plug the ports of sandbox %(name)s: '
+              '%(error)s') % {'name': engine.sandbox_name(instance),
+                              'error': e}) from e
+
+
+def plug_port(docker_engine, instance, port):
+    """Plugs an attached port into the running sandbox. Without a running
+    sandbox (the engine restarted), the port is plugged when the instance
+    next starts, from its network info."""
+    sandbox_pid = pid(docker_engine, instance)
+    if sandbox_pid:
+        vif.plug(instance, port, sandbox_pid)
+
+
+def _plug_all(instance, network_info, sandbox_pid):
+    for port in network_info or []:
+        vif.plug(instance, port, sandbox_pid)
+
+
+def _plug_missing(instance, network_info, sandbox_pid):
+    """Plugs the ports whose veth is gone (a port attached while the
+    sandbox was stopped, or one whose plugging failed); the plugged ones
+    are left alone."""
+    for port in network_info or []:
+        if not vif.is_plugged(port):
+            vif.plug(instance, port, sandbox_pid)
+
+
+def unplug_ports(instance, network_info):
+    """Unplugs every port; a failure is logged, not raised, as Nova's
+    libvirt driver does, so that deleting a server never stops half-way
+    because a switch is unreachable."""
+    for port in network_info or []:
+        try:
+            vif.unplug(instance, port)
+        except vif.UnpluggablePort:
+            LOG.debug('Port %s was never plugged', port['id'],
+                      instance=instance)
+        except Exception:
+            LOG.exception('Could not unplug port %s; its OVS port and veth '
+                          'may remain', port['id'], instance=instance)
+
+
+def remove(docker_engine, instance, network_info):
+    """The ports, then the sandbox. The ports go while the sandbox holds
+    them: its namespace, and the veths in it, go away some time after the
+    sandbox does, while os-vif would be deleting them."""
+    unplug_ports(instance, network_info)
+    name = engine.sandbox_name(instance)
+    if not docker_engine.remove(name):
+        LOG.debug('No container %s to remove', name, instance=instance)

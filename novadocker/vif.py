@@ -1,13 +1,13 @@
-"""Neutron ports as a container's network interfaces.
+"""One Neutron port as a network interface of an instance's sandbox.
 
 A port's host side is the host end of a veth pair, which os-vif plugs into
 the integration bridge exactly as it would a libvirt guest's tap, so that
 Neutron's back end (ovn-controller, or the Open vSwitch agent) wires and
 firewalls it the same way. The other end is moved into the network
-namespace of the instance's sandbox (sandbox module) with the port's MAC,
-addresses, MTU and routes. A namespace lives only as long as the sandbox's
-process, and its end of the pair goes with it: a sandbox started again
-gets its ports plugged again.
+namespace of the instance's sandbox with the port's MAC, addresses, MTU
+and routes. A namespace lives only as long as the sandbox's process, and
+its end of the pair goes with it: the sandbox module, which walks an
+instance's ports, plugs them again into a sandbox started again.
 """
 
 import netaddr
@@ -54,23 +54,9 @@ def _osvif(vif):
     return vif_obj
 
 
-def check_pluggable(network_info):
-    """Raises UnpluggablePort before anything is created for a port that
-    could never be plugged."""
-    for vif in network_info:
-        _osvif(vif)
-
-
-def plugging_timed_out(instance, events, timeout, host):
-    """The build failure when Neutron did not report the ports plugged.
-    Nova keeps 255 characters of a fault: the port ids come last."""
-    return exception.BuildAbortException(
-        instance_uuid=instance.uuid,
-        reason=_('Neutron did not report the ports plugged in %(timeout)d s '
-                 '(vif_plugging_timeout); check the agent: openstack network '
-                 'agent list --host %(host)s. Ports: %(ports)s') % {
-            'ports': ', '.join(port for _, port in events),
-            'timeout': timeout, 'host': host})
+def check_pluggable(vif):
+    """Raises UnpluggablePort for a port that could never be plugged."""
+    _osvif(vif)
 
 
 def _container_end(vif):
@@ -85,12 +71,6 @@ def addresses(vif):
     """(address, prefix length) of each fixed IP of the port."""
     return [(ip['address'], netaddr.IPNetwork(subnet['cidr']).prefixlen)
             for subnet in vif['network']['subnets'] for ip in subnet['ips']]
-
-
-def fixed_addresses(network_info):
-    """Every fixed IP of the instance's ports, in port order."""
-    return [address for vif in network_info
-            for address, _ in addresses(vif)]
 
 
 def routes(vif):
@@ -109,23 +89,23 @@ def routes(vif):
     return found
 
 
-def dns_servers(network_info):
-    """The subnets' DNS servers; where a subnet names none, its DHCP
-    server, which Neutron's DHCP agent runs as the network's resolver."""
+def dns_servers(vif):
+    """The DNS servers of the port's subnets; where a subnet names none,
+    its DHCP server, which Neutron's DHCP agent runs as the network's
+    resolver."""
     servers = []
-    for vif in network_info:
-        for subnet in vif['network']['subnets']:
-            found = [ip['address'] for ip in subnet['dns']]
-            if not found and subnet.get_meta('dhcp_server'):
-                found = [subnet.get_meta('dhcp_server')]
-            servers.extend(s for s in found if s not in servers)
+    for subnet in vif['network']['subnets']:
+        found = [ip['address'] for ip in subnet['dns']]
+        if not found and subnet.get_meta('dhcp_server'):
+            found = [subnet.get_meta('dhcp_server')]
+        servers.extend(found)
     return servers
 
 
-def neutron_events(network_info):
-    """The network-vif-plugged events to wait for: ports not yet active."""
-    return [('network-vif-plugged', vif['id'])
-            for vif in network_info if vif.get('active', True) is False]
+def is_plugged(vif):
+    """Whether the port's veth exists: it goes with the namespace of a
+    sandbox that stopped, or was never made when plugging failed."""
+    return netns.link_exists(_osvif(vif).vif_name)
 
 
 def plug(instance, vif, pid):
@@ -155,38 +135,9 @@ def plug(instance, vif, pid):
              {'port': vif['id'], 'ifname': ifname}, instance=instance)
 
 
-def plug_all(instance, network_info, pid):
-    for vif in network_info or []:
-        plug(instance, vif, pid)
-
-
-def ensure_plugged(instance, network_info, pid):
-    """Plugs the ports whose veth is gone (a port attached while the
-    sandbox was stopped, or one whose plugging failed); the plugged ones
-    are left alone."""
-    for vif in network_info or []:
-        if not netns.link_exists(_osvif(vif).vif_name):
-            plug(instance, vif, pid)
-
-
 def unplug(instance, vif):
     """Removes the port from the bridge and deletes its veth (and so the
     container's end)."""
     vif_obj = _osvif(vif)
     os_vif.unplug(vif_obj, os_vif_util.nova_to_osvif_instance(instance))
     netns.delete_link(vif_obj.vif_name)
-
-
-def unplug_all(instance, network_info):
-    """Unplugs every port; a failure is logged, not raised, as Nova's
-    libvirt driver does, so that deleting a server never stops half-way
-    because a switch is unreachable."""
-    for vif in network_info or []:
-        try:
-            unplug(instance, vif)
-        except UnpluggablePort:
-            LOG.debug('Port %s was never plugged', vif['id'],
-                      instance=instance)
-        except Exception:
-            LOG.exception('Could not unplug port %s; its OVS port and veth '
-                          'may remain', vif['id'], instance=instance)

@@ -18,6 +18,7 @@ from novadocker import flavor
 from novadocker import host
 from novadocker import lifecycle
 from novadocker import metadata
+from novadocker import sandbox
 from novadocker import vif
 
 
@@ -134,7 +135,7 @@ class PortMappingTestCase(testtools.TestCase):
                  port='port-2'),
         ]
         self.assertEqual(['10.0.0.53', '10.1.0.2'],
-                         vif.dns_servers(network_info))
+                         sandbox.dns_servers(network_info))
 
     def test_mtu_defaults_to_ethernet(self):
         self.assertEqual(1450, vif.mtu(_vif(mtu=1450)))
@@ -144,19 +145,19 @@ class PortMappingTestCase(testtools.TestCase):
         active, pending = _vif(port='a'), _vif(port='b')
         active['active'], pending['active'] = True, False
         self.assertEqual([('network-vif-plugged', 'b')],
-                         vif.neutron_events([active, pending]))
+                         sandbox.neutron_events([active, pending]))
 
     def test_ports_that_can_never_be_plugged(self):
         hybrid = fake_network_cache_model.new_vif({
             'type': 'ovs', 'details': {'ovs_hybrid_plug': True,
                                        'port_filter': True}})
-        error = self.assertRaises(vif.HybridPlugPort, vif.check_pluggable,
+        error = self.assertRaises(vif.HybridPlugPort, sandbox.check_pluggable,
                                   [hybrid])
         self.assertIn('firewall_driver = openvswitch', str(error))
         self.assertIn('iptables_hybrid', str(error))
         bound_elsewhere = fake_network_cache_model.new_vif(
             {'type': 'binding_failed'})
-        self.assertRaises(vif.UnsupportedVIFType, vif.check_pluggable,
+        self.assertRaises(vif.UnsupportedVIFType, sandbox.check_pluggable,
                           [bound_elsewhere])
 
 
@@ -166,7 +167,7 @@ class PluggingTimeoutTestCase(testtools.TestCase):
         instance = objects.Instance(uuid=uuids.instance)
         events = [('network-vif-plugged', 'port-1'),
                   ('network-vif-plugged', 'port-2')]
-        error = vif.plugging_timed_out(instance, events, 300, 'compute-1')
+        error = sandbox.plugging_timed_out(instance, events, 300, 'compute-1')
         # Nova records a BuildAbortException's message as the fault.
         self.assertIsInstance(error, exception.BuildAbortException)
         self.assertEqual(
@@ -183,7 +184,7 @@ class FaultLengthTestCase(testtools.TestCase):
     def test_port_faults_fit(self):
         instance = objects.Instance(uuid=uuids.instance)
         host = 'compute-%s.example.org' % ('x' * 12)
-        timed_out = vif.plugging_timed_out(
+        timed_out = sandbox.plugging_timed_out(
             instance, [('network-vif-plugged', uuids.port)], 300,
             host).format_message()
         self.assertIn('openstack network agent list --host %s.' % host,
