@@ -169,7 +169,7 @@ def main():
             docker_load.append(timed(lambda: client.images.load(f)))
 
     instance = spawn()
-    container = client.containers.get(engine.container_name(instance))
+    container = client.containers.get(engine.container_name(instance.uuid))
     container.exec_run(['/bin/sh', '-c', 'echo data > /root/file'])
     snapshots, commit_save = [], []
     for _ in range(args.repeat):

@@ -50,7 +50,7 @@ def create_kwargs(instance, image_meta, image_ref, sandbox_id,
     module) and takes its hostname and DNS files from it."""
     kwargs = {
         'image': image_ref,
-        'name': engine.container_name(instance),
+        'name': engine.container_name(instance.uuid),
         'labels': {
             engine.LABEL_INSTANCE: instance.uuid,
             engine.LABEL_HOST: CONF.host,

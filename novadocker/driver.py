@@ -235,7 +235,7 @@ class DockerDriver(driver.ComputeDriver):
                     instance_uuid=instance.uuid,
                     reason=e.format_message()) from e
             raise
-        LOG.info('Spawned container %s', engine.container_name(instance),
+        LOG.info('Spawned container %s', engine.container_name(instance.uuid),
                  instance=instance)
 
     def _discard(self, instance, network_info):
@@ -471,7 +471,7 @@ class DockerDriver(driver.ComputeDriver):
 
     def _remove(self, instance, network_info):
         """The workload, then its sandbox with the ports."""
-        name = engine.container_name(instance)
+        name = engine.container_name(instance.uuid)
         if not self._engine.remove(name):
             LOG.debug('No container %s to remove', name, instance=instance)
         sandbox.remove(self._engine, instance, network_info)

@@ -61,12 +61,13 @@ class EngineRefused(EngineError):
     msg_fmt = _('The Docker engine refused to %(action)s: %(reason)s')
 
 
-def container_name(instance):
-    return 'nova-%s' % instance.uuid
+def container_name(instance_uuid):
+    """The workload's name: what ``docker ps`` shows for a server."""
+    return 'nova-%s' % instance_uuid
 
 
-def sandbox_name(instance):
-    return 'nova-%s-sandbox' % instance.uuid
+def sandbox_name(instance_uuid):
+    return 'nova-%s-sandbox' % instance_uuid
 
 
 def _own_instances():
@@ -192,7 +193,8 @@ class Engine(object):
 
     def find(self, instance):
         """The instance's container, or None when the engine has none."""
-        return self._find(container_name(instance), LABEL_INSTANCE, instance)
+        return self._find(container_name(instance.uuid), LABEL_INSTANCE,
+                          instance)
 
     def get(self, instance):
         """The instance's container; InstanceNotFound when there is none."""
@@ -203,7 +205,7 @@ class Engine(object):
 
     def find_sandbox(self, instance):
         """The instance's sandbox, or None when the engine has none."""
-        return self._find(sandbox_name(instance), LABEL_SANDBOX, instance)
+        return self._find(sandbox_name(instance.uuid), LABEL_SANDBOX, instance)
 
     def create(self, kwargs):
         """A new container from ``containers.create`` keyword arguments."""

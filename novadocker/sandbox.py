@@ -94,7 +94,7 @@ def create_kwargs(instance, image_ref, dns_servers=None, addresses=()):
     """
     kwargs = {
         'image': image_ref,
-        'name': engine.sandbox_name(instance),
+        'name': engine.sandbox_name(instance.uuid),
         'hostname': container.hostname(instance.hostname),
         'labels': {
             engine.LABEL_SANDBOX: instance.uuid,
@@ -237,7 +237,7 @@ def replug_lost_ports(docker_engine, instance, network_info):
     except Exception as e:
         raise exception.VirtualInterfacePlugException(
             _('could not plug the ports of sandbox %(name)s: '
-              '%(error)s') % {'name': engine.sandbox_name(instance),
+              '%(error)s') % {'name': engine.sandbox_name(instance.uuid),
                               'error': e}) from e
 
 
@@ -284,6 +284,6 @@ def remove(docker_engine, instance, network_info):
     them: its namespace, and the veths in it, go away some time after the
     sandbox does, while os-vif would be deleting them."""
     unplug_ports(instance, network_info)
-    name = engine.sandbox_name(instance)
+    name = engine.sandbox_name(instance.uuid)
     if not docker_engine.remove(name):
         LOG.debug('No container %s to remove', name, instance=instance)

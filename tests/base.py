@@ -21,6 +21,8 @@ from oslo_utils import uuidutils
 from nova.tests.fixtures import glance as glance_fixture
 
 from aio import sample_image
+from novadocker import engine
+from novadocker import image as image_mod
 
 # The engine the tests use, whatever the driver under test is configured
 # to reach (some tests put a proxy in between).
@@ -133,7 +135,7 @@ class StreamingGlanceFixture(glance_fixture.GlanceFixture):
 
 def remove_engine_image(client, image_id):
     try:
-        client.images.remove('glance:%s' % image_id, force=True)
+        client.images.remove(image_mod.reference(image_id), force=True)
     except docker.errors.ImageNotFound:
         pass
 
@@ -142,7 +144,7 @@ def instance_containers(client, uuid):
     """The names of the instance's containers: its workload and its
     sandbox."""
     return sorted(c.name for c in client.containers.list(
-        all=True, filters={'name': 'nova-' + uuid}))
+        all=True, filters={'name': engine.container_name(uuid)}))
 
 
 def remove_instance_containers(client, uuid):

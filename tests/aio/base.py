@@ -13,6 +13,7 @@ from aio import layout as aio_layout
 from aio import processes
 from aio import sample_image
 from aio.services import ovn
+from novadocker import engine
 from tests import base
 
 WAIT = 120
@@ -72,10 +73,10 @@ class AllInOneBase(testtools.TestCase):
         conn.compute.wait_for_delete(server, wait=WAIT)
 
     def _container(self, server):
-        return self.docker.containers.get('nova-' + server.id)
+        return self.docker.containers.get(engine.container_name(server.id))
 
     def _sandbox(self, server):
-        return self.docker.containers.get('nova-%s-sandbox' % server.id)
+        return self.docker.containers.get(engine.sandbox_name(server.id))
 
     def _wait_status(self, server, status, conn=None):
         """Until the API shows ``status`` with no task under way (the SDK's

@@ -174,7 +174,7 @@ class EngineTest(aio_base.AllInOneBase):
 
     def test_killed_container_shuts_off_and_starts_with_its_network(self):
         server, address = self._web_server('e2e-engine-killed')
-        self.docker.containers.get('nova-' + server.id).kill()
+        self.docker.containers.get(engine.container_name(server.id)).kill()
         self._assert_shuts_off_by_itself(server)
         demo.openstack_cli(self.layout, 'aio', 'server', 'start', server.id)
         self._wait_status(server, 'ACTIVE')

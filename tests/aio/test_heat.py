@@ -9,6 +9,8 @@ import uuid
 import fixtures
 
 from aio import demo
+from novadocker import engine
+from novadocker import image as image_mod
 from tests.aio import base as aio_base
 
 SERVER_TEMPLATE = {
@@ -166,7 +168,7 @@ class HeatTest(aio_base.AllInOneBase):
 
         self.assertIsNone(self.conn.compute.find_server(server.id))
         self.assertEqual([], self.docker.containers.list(
-            all=True, filters={'name': 'nova-' + server.id}))
+            all=True, filters={'name': engine.container_name(server.id)}))
 
     def test_server_that_exits_at_once_fails_the_stack_with_the_fault(self):
         image, _ = self._upload_image('e2e-heat-exits', ['/bin/false'])
@@ -246,7 +248,7 @@ class HeatTest(aio_base.AllInOneBase):
         self.assertEqual(server.id, self._resource_id())
         resized = self._container(server)
         self.assertEqual(
-            ('glance:' + other.id, SLEEP_CMD, 512 * 2**20), (
+            (image_mod.reference(other.id), SLEEP_CMD, 512 * 2**20), (
                 resized.attrs['Config']['Image'],
                 resized.attrs['Config']['Cmd'],
                 resized.attrs['HostConfig']['Memory']))
@@ -268,7 +270,7 @@ class HeatTest(aio_base.AllInOneBase):
         self._stack('delete', '--yes', '--wait', self.stack)
         self.assertIsNone(self.conn.compute.find_server(server.id))
         self.assertEqual([], self.docker.containers.list(
-            all=True, filters={'name': 'nova-' + server.id}))
+            all=True, filters={'name': engine.container_name(server.id)}))
         self.assertIsNone(self.conn.network.find_port(port.id))
         self.assertEqual(1, len(groups - {
             g.id for g in self.conn.network.security_groups()}))

@@ -22,6 +22,7 @@ from aio import services
 from aio.services import keystone
 from aio.services import openvswitch
 from aio.services import ovn
+from novadocker import engine
 from tests.aio import base as aio_base
 
 # How long a change in the switch (a plugged port, a security group rule)
@@ -344,7 +345,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
                           self.layout.compute_host, port.id),
                       server.fault['message'])
         self.assertEqual([], self.docker.containers.list(
-            all=True, filters={'name': 'nova-' + server.id}))
+            all=True, filters={'name': engine.container_name(server.id)}))
         tap = 'tap' + port.id[:11]
         self.assertNotIn(tap, self._host_links())
         self.assertNotIn(tap, self._ovs_ports())

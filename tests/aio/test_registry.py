@@ -22,6 +22,7 @@ from aio import services
 from aio.services import keystone
 from aio.services import registry
 from novadocker.registry import client
+from novadocker import image as image_mod
 from tests.aio import base as aio_base
 
 
@@ -523,7 +524,7 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual((registry.ADDRESS, 'demo/nova-snapshots'), (
             properties.get('docker_registry'),
             properties.get('docker_repository')))
-        self.docker.images.remove('glance:' + snapshot.id, force=True)
+        self.docker.images.remove(image_mod.reference(snapshot.id), force=True)
         copy = self._boot(self.conn.image.get_image(snapshot.id),
                           'e2e-snapshot-copy')
         self.assertEqual(b'kept\n', self._container(copy).exec_run(

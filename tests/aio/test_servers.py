@@ -12,6 +12,8 @@ import sys
 
 from aio import demo
 from aio.services import keystone
+from novadocker import engine
+from novadocker import image as image_mod
 from tests.aio import base as aio_base
 from tests.aio.base import WAIT
 
@@ -32,7 +34,8 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         server = self._boot(image, 'e2e-lifecycle')
         container = self._container(server)
         self.assertEqual('running', container.status)
-        self.assertEqual('glance:' + image.id, container.image.tags[0])
+        self.assertEqual(image_mod.reference(image.id),
+                         container.image.tags[0])
         self.assertEqual(MARKER_CMD, container.attrs['Config']['Cmd'])
 
         self._act(self.conn.compute.stop_server, server, 'SHUTOFF', 'exited')
@@ -70,8 +73,8 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         for each in (server, from_snapshot):
             self._delete(each)
         names = {c.name for c in self.docker.containers.list(all=True)}
-        self.assertNotIn('nova-' + server.id, names)
-        self.assertNotIn('nova-' + from_snapshot.id, names)
+        self.assertNotIn(engine.container_name(server.id), names)
+        self.assertNotIn(engine.container_name(from_snapshot.id), names)
 
     def test_resize_on_the_host_keeps_container_and_port(self):
         private = self.conn.network.find_network('private')
@@ -108,7 +111,7 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         server = self.conn.compute.get_server(server)
         self.assertIn('container_format is bare', server.fault['message'])
         self.assertEqual([], self.docker.containers.list(
-            all=True, filters={'name': 'nova-' + server.id}))
+            all=True, filters={'name': engine.container_name(server.id)}))
 
     def test_stock_cli_with_the_written_clouds_yaml(self):
         out = demo.openstack_cli(self.layout, 'aio', 'server', 'show',

@@ -7,6 +7,7 @@ from nova import test
 from nova.tests.unit.virt import test_virt_drivers
 from nova.tests.unit import utils as test_utils
 
+from novadocker import engine
 from tests import base
 
 
@@ -41,7 +42,8 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
 
     def test_spawn_lists_container_in_engine(self):
         instance, _ = self._get_running_instance()
-        container = self.client.containers.get('nova-%s' % instance.uuid)
+        container = self.client.containers.get(
+            engine.container_name(instance.uuid))
         self.assertEqual('running', container.status)
 
     def test_migrate_disk_and_power_off(self):

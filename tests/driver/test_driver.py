@@ -92,7 +92,7 @@ class DockerDriverTestCase(test.TestCase):
         error = self.assertRaises(
             exception.VirtualInterfacePlugException, self.driver.plug_vifs,
             instance, network_model.NetworkInfo([HYBRID_PORT]))
-        self.assertIn('nova-%s-sandbox' % instance.uuid, str(error))
+        self.assertIn(engine.sandbox_name(instance.uuid), str(error))
         self.assertIn('firewall_driver', str(error))
 
     def test_ports_of_a_missing_container_are_not_plugged(self):
@@ -131,7 +131,8 @@ class DockerDriverTestCase(test.TestCase):
         self._engine_behind_tls()
         self.driver.init_host('compute')
         instance = self._spawn()
-        container = self.client.containers.get('nova-%s' % instance.uuid)
+        container = self.client.containers.get(
+            engine.container_name(instance.uuid))
         self.assertEqual('running', container.status)
         self.assertIn('container started',
                       self.driver.get_console_output(self.ctxt, instance))
@@ -177,7 +178,7 @@ class DockerDriverTestCase(test.TestCase):
         instance = self._spawn(EXITS_LATER_CMD, tag='exits-later')
         self.assertEqual(power_state.RUNNING,
                          self.driver.get_info(instance).state)
-        self.client.containers.get('nova-%s' % instance.uuid).wait(timeout=10)
+        self.client.containers.get(engine.container_name(instance.uuid)).wait(timeout=10)
         self.assertEqual(power_state.SHUTDOWN,
                          self.driver.get_info(instance).state)
 

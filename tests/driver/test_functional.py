@@ -22,6 +22,7 @@ from oslo_utils import units
 
 from aio import processes
 from novadocker import engine
+from novadocker import image as image_mod
 from tests import base
 
 # Waits for /tmp/go, which the test writes with docker exec, then exits
@@ -96,7 +97,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         return self._wait_for_state_change(server, expected_state)
 
     def _container(self, server):
-        return self.client.containers.get('nova-%s' % server['id'])
+        return self.client.containers.get(engine.container_name(server['id']))
 
     def _assert_no_container(self, server):
         self.assertEqual(
@@ -135,13 +136,13 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         config = container.attrs['Config']
         self.assertIn('GREETING=hello', config['Env'])
         self.assertEqual(base.LONG_RUNNING_CMD, config['Cmd'])
-        self.assertEqual('glance:%s' % self.image_id, config['Image'])
+        self.assertEqual(image_mod.reference(self.image_id), config['Image'])
         self.assertEqual('hello\n', self._exec(server, 'echo $GREETING'))
         self.assertEqual(server['OS-EXT-SRV-ATTR:hostname'] + '\n',
                          self._exec(server, 'hostname'))
 
     def _sandbox(self, server):
-        return self.client.containers.get('nova-%s-sandbox' % server['id'])
+        return self.client.containers.get(engine.sandbox_name(server['id']))
 
     def test_sandbox_holds_the_network_namespace_unprivileged(self):
         server = self._boot()
@@ -280,7 +281,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             f.write(payload)
         server = self._boot(image_id)
         self.assertEqual([], self.downloads)
-        self.assertEqual('glance:%s' % image_id,
+        self.assertEqual(image_mod.reference(image_id),
                          self._container(server).attrs['Config']['Image'])
 
     def test_flavor_pid_limit_stops_a_fork_bomb(self):
@@ -321,18 +322,18 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         foreign_id = self._add_image(base.saved_image(tag='foreign-use'))
         self._delete_server(self._boot(foreign_id))
         foreign = self.client.containers.create(
-            'glance:%s' % foreign_id, name='not-nova-%s' % foreign_id)
+            image_mod.reference(foreign_id), name='not-nova-%s' % foreign_id)
         self.addCleanup(foreign.remove, force=True)
         admin = nova_context.get_admin_context()
         self.compute.manager._run_image_cache_manager_pass(admin)
-        self.client.images.get('glance:%s' % unused_id)
+        self.client.images.get(image_mod.reference(unused_id))
         self.flags(remove_unused_original_minimum_age_seconds=0,
                    group='image_cache')
         self.compute.manager._run_image_cache_manager_pass(admin)
         self.assertRaises(docker.errors.ImageNotFound, self.client.images.get,
-                          'glance:%s' % unused_id)
-        self.client.images.get('glance:%s' % self.image_id)
-        self.client.images.get('glance:%s' % foreign_id)
+                          image_mod.reference(unused_id))
+        self.client.images.get(image_mod.reference(self.image_id))
+        self.client.images.get(image_mod.reference(foreign_id))
 
     def test_image_cache_pass_leaves_images_the_host_did_not_load(self):
         # An image of the same engine loaded by another host (or by hand).
@@ -343,7 +344,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
             '%s:other-host' % base.TEST_REPOSITORY).tag('glance', other_id)
         self.compute.manager._run_image_cache_manager_pass(
             nova_context.get_admin_context())
-        self.client.images.get('glance:%s' % other_id)
+        self.client.images.get(image_mod.reference(other_id))
 
     # Actions
 
@@ -399,7 +400,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         server = self._rebuild_server(server, other)
         container = self._container(server)
         self.assertNotEqual(old_id, container.id)
-        self.assertEqual('glance:%s' % other,
+        self.assertEqual(image_mod.reference(other),
                          container.attrs['Config']['Image'])
         self.assertEqual('running', container.status)
 
@@ -703,7 +704,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         fault = self._boot_fails(image_id)
         self.assertIn('could not load', fault)
         self.assertRaises(docker.errors.ImageNotFound, self.client.images.get,
-                          'glance:%s' % image_id)
+                          image_mod.reference(image_id))
 
     def test_process_exiting_at_once_fails_with_its_output(self):
         # A generous watch, so a loaded test machine cannot make it flaky.

@@ -16,6 +16,7 @@ from novadocker import diagnostics
 from novadocker import engine
 from novadocker import flavor
 from novadocker import host
+from novadocker import image as image_mod
 from novadocker import lifecycle
 from novadocker import metadata
 from novadocker import sandbox
@@ -70,8 +71,9 @@ class LifecycleEventTestCase(testtools.TestCase):
         for action, expected in table:
             event = lifecycle.lifecycle_event({
                 'Action': action, 'timeNano': 1796154370123456789,
-                'Actor': {'Attributes': {engine.LABEL_INSTANCE: uuids.vm,
-                                         'name': 'nova-' + uuids.vm}}})
+                'Actor': {'Attributes': {
+                    engine.LABEL_INSTANCE: uuids.vm,
+                    'name': engine.container_name(uuids.vm)}}})
             if expected is None:
                 self.assertIsNone(event, action)
                 continue
@@ -194,6 +196,18 @@ class FaultLengthTestCase(testtools.TestCase):
             reason=vif.HybridPlugPort(port=uuids.port).format_message(),
         ).format_message()
         self.assertLessEqual(len(hybrid), 255, hybrid)
+
+
+class NamesTestCase(testtools.TestCase):
+    """The names users see in the engine, as the README gives them."""
+
+    def test_containers_and_images(self):
+        self.assertEqual('nova-%s' % uuids.vm,
+                         engine.container_name(uuids.vm))
+        self.assertEqual('nova-%s-sandbox' % uuids.vm,
+                         engine.sandbox_name(uuids.vm))
+        self.assertEqual('glance:%s' % uuids.image,
+                         image_mod.reference(uuids.image))
 
 
 class HostnameTestCase(testtools.TestCase):
