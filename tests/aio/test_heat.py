@@ -90,24 +90,32 @@ class HeatTest(aio_base.AllInOneBase):
     def _create(self, template, **parameters):
         path = self._template_file(template)
         self.addCleanup(self._delete_stack)
-        argv = ['create', '--wait', '-t', path]
+        argv = ['create', '-t', path]
         for name, value in parameters.items():
             argv += ['--parameter', '%s=%s' % (name, value)]
-        try:
-            self._stack(*argv + [self.stack])
-        except subprocess.CalledProcessError as e:
-            # --wait ends non-zero on CREATE_FAILED; the stack tells why.
-            if 'Stack %s CREATE_FAILED' % self.stack not in e.stderr:
-                raise
-        return self._stack('show', '-f', 'json', self.stack)
+        self._stack(*argv + [self.stack])
+        stack = self._ended('CREATE')
+        return {'stack_status': stack.status,
+                'stack_status_reason': stack.status_reason}
+
+    def _ended(self, action):
+        """The stack once its ``action`` has ended, None once deleted; read
+        through openstacksdk (heatclient's --wait polls every 5 s)."""
+        seen = [None]
+
+        def ended():
+            seen[0] = self.conn.orchestration.find_stack(self.stack)
+            return seen[0] is None or seen[0].status in (
+                action + '_COMPLETE', action + '_FAILED')
+        if not self._until(ended, aio_base.WAIT * 2, 0.5):
+            self.fail('stack %s is still %s' % (self.stack, seen[0].status))
+        return seen[0]
 
     def _delete_stack(self):
-        try:
-            self._stack('delete', '--yes', '--wait', self.stack)
-        except subprocess.CalledProcessError as e:
-            # heatclient prints this one on its standard output.
-            if 'could not be found' not in e.stdout:
-                raise
+        if self.conn.orchestration.find_stack(self.stack):
+            self._stack('delete', '--yes', self.stack)
+            deleted = self._ended('DELETE')
+            self.assertIsNone(deleted, deleted and deleted.status_reason)
 
     # What the test reads back comes through openstacksdk: each CLI
     # call costs the client's 2 s start.
@@ -164,7 +172,7 @@ class HeatTest(aio_base.AllInOneBase):
             sorted(a['addr'] for a in server.addresses['private']),
             sorted(self._output('addresses')))
 
-        self._stack('delete', '--yes', '--wait', self.stack)
+        self._delete_stack()
 
         self.assertIsNone(self.conn.compute.find_server(server.id))
         self.assertEqual([], self.docker.containers.list(
@@ -267,7 +275,7 @@ class HeatTest(aio_base.AllInOneBase):
 
         groups = {g.id for g in self.conn.network.security_groups()}
         self.conn.network.delete_ip(fip)
-        self._stack('delete', '--yes', '--wait', self.stack)
+        self._delete_stack()
         self.assertIsNone(self.conn.compute.find_server(server.id))
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': engine.container_name(server.id)}))
