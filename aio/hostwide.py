@@ -34,26 +34,33 @@ def namespace_exists(name):
     return os.path.exists(os.path.join(NETNS_DIR, name))
 
 
-def link_alias(link, namespace=None):
-    """The alias of a link (None if there is no such link or namespace;
-    '' if it has none)."""
+def link(name, namespace=None):
+    """What ``ip -j link show`` says of a link (flags, ifalias...); None
+    if there is no such link or namespace."""
     argv = ('-j',) + (('-n', namespace) if namespace else ()) + (
-        'link', 'show', 'dev', link)
+        'link', 'show', 'dev', name)
     try:
         found = json.loads(_ip(*argv) or '[]')
     except subprocess.CalledProcessError:
         return None
-    return found[0].get('ifalias', '') if found else None
+    return found[0] if found else None
 
 
-def set_alias(layout, link, namespace=None):
+def link_alias(name, namespace=None):
+    """The alias of a link (None if there is no such link or namespace;
+    '' if it has none)."""
+    found = link(name, namespace)
+    return found.get('ifalias', '') if found else None
+
+
+def set_alias(layout, name, namespace=None):
     _ip(*(('-n', namespace) if namespace else ()),
-        'link', 'set', 'dev', link, 'alias', mark(layout))
+        'link', 'set', 'dev', name, 'alias', mark(layout))
 
 
-def owner(link, namespace=None):
+def owner(name, namespace=None):
     """The state directory that marked the link, or None."""
-    alias = link_alias(link, namespace)
+    alias = link_alias(name, namespace)
     if alias and alias.startswith(MARK_PREFIX):
         return alias[len(MARK_PREFIX):]
     return None

@@ -62,6 +62,11 @@ def described(layout, disabled=(), classes=ALL):
     return found
 
 
+def _names(text):
+    """The names in a comma-separated list."""
+    return [name.strip() for name in text.split(',') if name.strip()]
+
+
 def _disabled_file(layout):
     return os.path.join(layout.state, 'disabled-services')
 
@@ -69,8 +74,7 @@ def _disabled_file(layout):
 def chosen_for_bring_up(layout):
     """The services a bring-up starts: all but those AIO_DISABLED_SERVICES
     names; the choice is kept for ``status``."""
-    disabled = [name for name in os.environ.get(
-        DISABLED_VARIABLE, '').replace(' ', '').split(',') if name]
+    disabled = _names(os.environ.get(DISABLED_VARIABLE, ''))
     found = described(layout, disabled)
     os.makedirs(layout.state, exist_ok=True)
     with open(_disabled_file(layout), 'w') as f:
@@ -82,7 +86,7 @@ def chosen(layout):
     """The services the last bring-up started."""
     try:
         with open(_disabled_file(layout)) as f:
-            disabled = [name for name in f.read().strip().split(',') if name]
+            disabled = _names(f.read())
     except FileNotFoundError:
         disabled = []
     return described(layout, disabled)

@@ -9,7 +9,6 @@ and nothing in the host's own namespace, can reach floating IPs. It is
 this state directory's own (aio.hostwide): another's stop leaves it alone.
 """
 
-import json
 import os
 import subprocess
 
@@ -82,12 +81,9 @@ def _outside_whole(layout):
     (ovs-vswitchd in promiscuous mode on it)."""
     if hostwide.owner(OUTSIDE_PEER, OUTSIDE_NAMESPACE) != layout.state:
         return False
-    try:
-        flags = json.loads(_run('ip', '-j', 'link', 'show', 'dev',
-                                OUTSIDE_LINK))[0]['flags']
-    except subprocess.CalledProcessError:
-        return False
-    return 'UP' in flags and 'PROMISC' in flags and OUTSIDE_LINK in \
+    host_end = hostwide.link(OUTSIDE_LINK)
+    return host_end is not None and \
+        {'UP', 'PROMISC'} <= set(host_end['flags']) and OUTSIDE_LINK in \
         openvswitch.vsctl(layout, 'list-ports', PROVIDER_BRIDGE).split()
 
 
@@ -101,7 +97,7 @@ def ensure_outside(layout, remake=False):
     the userspace datapath) keeps reading a deleted device of the same
     name and forwards nothing to its successor."""
     if not remake and _outside_whole(layout):
-        return False
+        return
     if hostwide.claim_namespace(layout, OUTSIDE_NAMESPACE, OUTSIDE_PEER):
         _run('ip', 'netns', 'delete', OUTSIDE_NAMESPACE)
     openvswitch.vsctl(layout, '--if-exists', 'del-port', PROVIDER_BRIDGE,
@@ -120,7 +116,6 @@ def ensure_outside(layout, remake=False):
     in_outside('ip', 'address', 'add', '%s/%s' % (
         OUTSIDE_ADDRESS, EXTERNAL_CIDR.split('/')[1]), 'dev', OUTSIDE_PEER)
     in_outside('ip', 'link', 'set', OUTSIDE_PEER, 'up')
-    return True
 
 
 def answers_from_outside(address, seconds):
