@@ -13,12 +13,15 @@ import json
 import os
 import subprocess
 
+from aio import layout as aio_layout
+from aio import processes
+
 MARK_PREFIX = 'novadocker-aio:'
 NETNS_DIR = '/run/netns'
 
 
 class Taken(Exception):
-    """The name is held by another all-in-one that still exists."""
+    """The name is held by another all-in-one that is running."""
 
 
 def _ip(*argv):
@@ -102,21 +105,24 @@ class Record:
 
 def check_namespace(layout, name, marker_link):
     """Raises Taken if the namespace ``name`` exists and belongs to
-    another all-in-one whose state directory still exists (its owner is
-    the mark on ``marker_link`` inside it). Returns its owner."""
+    another all-in-one that is running (its owner is the mark on
+    ``marker_link`` inside it). One whose processes are all gone (its
+    machine rebooted, its processes killed) holds nothing. Returns the
+    owner."""
     holder = owner(marker_link, name) if namespace_exists(name) else None
-    if holder and holder != layout.state and os.path.isdir(holder):
+    if (holder and holder != layout.state and processes.any_running(
+            aio_layout.Layout(layout.repo, holder))):
         raise Taken(
-            'the namespace %s belongs to the all-in-one in %s: stop that '
-            'one first (AIO_STATE=%s tools/aio stop)' % (name, holder, holder))
+            'the namespace %s belongs to the all-in-one in %s, which is '
+            'running: stop that one first (AIO_STATE=%s tools/aio stop)'
+            % (name, holder, holder))
     return holder
 
 
 def claim_namespace(layout, name, marker_link):
     """Before making the namespace ``name``: takes over one that exists
-    but whose owner is gone or unknown (an earlier version's, a deleted
-    state directory's), deleting it; raises Taken if an existing
-    all-in-one owns it. Returns whether it still exists (as this state's
+    but whose owner is unknown (an earlier version's) or not running,
+    deleting it; raises Taken if a running all-in-one owns it. Returns whether it still exists (as this state's
     own)."""
     if not namespace_exists(name):
         return False

@@ -72,6 +72,16 @@ def running_pid(layout, name):
     return pid if _any_thread_alive(pid) else None
 
 
+def any_running(layout):
+    """Whether any process of this state directory's pid files is alive."""
+    try:
+        names = os.listdir(os.path.join(layout.state, 'run'))
+    except OSError:
+        return False
+    return any(running_pid(layout, name[:-len('.pid')])
+               for name in names if name.endswith('.pid'))
+
+
 def _any_thread_alive(pid):
     """False once every thread has exited. A process whose main thread has
     exited shows as a zombie while its other threads still run and hold

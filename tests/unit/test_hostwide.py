@@ -10,6 +10,8 @@ import testtools
 
 from aio import hostwide
 from aio import layout as aio_layout
+from aio import processes
+from aio import service
 
 
 def _make_marked_namespace(layout, name):
@@ -35,8 +37,15 @@ class HostWideTestCase(testtools.TestCase):
         self.addCleanup(shutil.rmtree, state, ignore_errors=True)
         return aio_layout.Layout('/nonexistent', state)
 
+    def _run_a_process_of(self, layout):
+        layout.make_dirs()
+        process = service.Process('holder', ['sleep', '300'], ready=None)
+        processes.start(layout, process)
+        self.addCleanup(processes.stop, layout, process)
+
     def test_only_the_maker_removes_a_namespace(self):
         _make_marked_namespace(self.first, self.name)
+        self._run_a_process_of(self.first)
         self.assertEqual(self.first.state, hostwide.owner('mark0', self.name))
         # Another state directory: not in its record, then in its record
         # (as if it made one of that name once) but marked as the first's.
@@ -48,8 +57,8 @@ class HostWideTestCase(testtools.TestCase):
         self.assertTrue(hostwide.namespace_exists(self.name))
         error = self.assertRaises(hostwide.Taken, hostwide.claim_namespace,
                                   self.second, self.name, 'mark0')
-        self.assertIn('belongs to the all-in-one in %s' % self.first.state,
-                      str(error))
+        self.assertIn('belongs to the all-in-one in %s, which is running'
+                      % self.first.state, str(error))
         self.assertIn('AIO_STATE=%s tools/aio stop' % self.first.state,
                       str(error))
 
@@ -64,6 +73,14 @@ class HostWideTestCase(testtools.TestCase):
     def test_a_namespace_whose_owner_is_gone_is_taken_over(self):
         _make_marked_namespace(self.first, self.name)
         shutil.rmtree(self.first.state)
+        self.assertFalse(hostwide.claim_namespace(self.second, self.name,
+                                                  'mark0'))
+        self.assertFalse(hostwide.namespace_exists(self.name))
+
+    def test_a_namespace_whose_owner_runs_nothing_is_taken_over(self):
+        # Its processes gone (a machine rebooted, a session ended) while
+        # its state directory and the namespace stayed.
+        _make_marked_namespace(self.first, self.name)
         self.assertFalse(hostwide.claim_namespace(self.second, self.name,
                                                   'mark0'))
         self.assertFalse(hostwide.namespace_exists(self.name))
