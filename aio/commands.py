@@ -15,6 +15,8 @@ from aio import service
 from aio import services as aio_services
 from aio.layout import HOST
 
+LOOPBACK = '127.0.0.1'
+
 
 class Failed(Exception):
     pass
@@ -44,7 +46,10 @@ def preflight(layout, services):
     for name, port in _ports(services).items():
         if processes.running_pid(layout, name):
             continue
-        if not processes.port_free(HOST, port):
+        # Taken on the loopback address also counts: such a process is
+        # most likely an earlier all-in-one's.
+        if not (processes.port_free(HOST, port)
+                and processes.port_free(LOOPBACK, port)):
             problems.append('port %d (%s) is already in use by %s; stop that '
                             'process or run "tools/aio stop"' % (
                                 port, name, _port_owner(port)))
@@ -63,11 +68,12 @@ def write_configs(services):
                 f.write(text)
 
 
-def bring_up(layout, services):
+def bring_up(layout, services, elsewhere=()):
     """Checks, configures, sets up and starts the services in dependency
-    order, as much in parallel as that order allows."""
+    order, as much in parallel as that order allows (``elsewhere``: the
+    services they start after that run in another bring-up)."""
     layout.make_dirs()
-    plan = aio_plan.Plan(layout, services)
+    plan = aio_plan.Plan(layout, services, elsewhere)
     with stage('Checking ports %s and what each service needs' % ', '.join(
             map(str, sorted(_ports(services).values())))):
         preflight(layout, services)
@@ -84,11 +90,11 @@ def bring_up(layout, services):
         aio_plan.run(plan.start_steps(abort, report), abort)
 
 
-def up(layout, services, then=None):
+def up(layout, services, then=None, elsewhere=()):
     """Brings the services up, then runs ``then(layout)``. On failure it
     says why, stops what it started and returns 1."""
     try:
-        bring_up(layout, services)
+        bring_up(layout, services, elsewhere)
         if then:
             then(layout)
         return 0
@@ -100,11 +106,11 @@ def up(layout, services, then=None):
               file=sys.stderr)
     except BaseException:
         print('Interrupted: stopping what was started.', file=sys.stderr)
-        stop(layout, services)
+        stop(layout, services, elsewhere)
         raise
     print('Stopping what was started, so nothing is left half-running.',
           file=sys.stderr)
-    stop(layout, services)
+    stop(layout, services, elsewhere)
     return 1
 
 
@@ -118,9 +124,9 @@ def _leftovers(layout, plan):
             for name in names if name not in plan.processes]
 
 
-def stop(layout, services=None):
+def stop(layout, services=None, elsewhere=()):
     services = services or aio_services.described(layout)
-    plan = aio_plan.Plan(layout, services)
+    plan = aio_plan.Plan(layout, services, elsewhere)
     stopped, removed = [], []
     aio_plan.run(plan.stop_steps(stopped, removed), threading.Event())
     stopped.extend(process.name for process in _leftovers(layout, plan)
@@ -131,11 +137,11 @@ def stop(layout, services=None):
 
 
 def wipe(layout):
-    services = aio_services.described(layout)
-    stop(layout, services)
     if not os.path.isdir(layout.state):
         print('nothing to wipe: %s does not exist' % layout.state)
         return
+    services = aio_services.described(layout)
+    stop(layout, services)
     for described in services:
         for removed in described.wipe():
             print('removed %s' % removed)
@@ -143,12 +149,12 @@ def wipe(layout):
     print('removed %s' % layout.state)
 
 
-def status(layout, services=None):
+def status(layout, services=None, elsewhere=()):
     """Each process: its pid, whether its readiness check passes (which
     may ask the service's API), its log. 0 when all are running and
     ready, 3 when not."""
     services = services or aio_services.described(layout)
-    plan = aio_plan.Plan(layout, services)
+    plan = aio_plan.Plan(layout, services, elsewhere)
     all_ready = True
     for name in plan.process_order():
         process = plan.processes[name]

@@ -12,6 +12,7 @@ of this machine) never removes another's, even under the same name.
 import json
 import os
 import subprocess
+import threading
 
 from aio import layout as aio_layout
 from aio import processes
@@ -69,6 +70,10 @@ def owner(name, namespace=None):
     return None
 
 
+# Services start and stop in parallel threads.
+_record_lock = threading.Lock()
+
+
 class Record:
     """The host-wide resources one state directory made."""
 
@@ -90,40 +95,51 @@ class Record:
         os.replace(tmp, self.path)
 
     def add(self, kind, name):
-        entries = self._read()
-        if [kind, name] not in entries:
-            self._write(entries + [[kind, name]])
+        with _record_lock:
+            entries = self._read()
+            if [kind, name] not in entries:
+                self._write(entries + [[kind, name]])
 
     def discard(self, kind, name):
-        entries = self._read()
-        if [kind, name] in entries:
-            self._write([e for e in entries if e != [kind, name]])
+        with _record_lock:
+            entries = self._read()
+            if [kind, name] in entries:
+                self._write([e for e in entries if e != [kind, name]])
 
     def lists(self, kind, name):
         return [kind, name] in self._read()
 
 
+def runs(state):
+    """Whether the all-in-one of that state directory runs anything."""
+    return processes.any_running(aio_layout.Layout('', state))
+
+
+def check_owner(layout, what, holder):
+    """Raises Taken if ``what`` (a description) is held by another
+    all-in-one that is running; one whose processes are all gone (its
+    machine rebooted, its processes killed) holds nothing."""
+    if holder and holder != layout.state and runs(holder):
+        raise Taken(
+            'the %s belongs to the all-in-one in %s, which is running: stop '
+            'that one first (AIO_STATE=%s tools/aio stop)' % (
+                what, holder, holder))
+
+
 def check_namespace(layout, name, marker_link):
     """Raises Taken if the namespace ``name`` exists and belongs to
-    another all-in-one that is running (its owner is the mark on
-    ``marker_link`` inside it). One whose processes are all gone (its
-    machine rebooted, its processes killed) holds nothing. Returns the
-    owner."""
+    another running all-in-one (its owner is the mark on ``marker_link``
+    inside it). Returns the owner."""
     holder = owner(marker_link, name) if namespace_exists(name) else None
-    if (holder and holder != layout.state and processes.any_running(
-            aio_layout.Layout(layout.repo, holder))):
-        raise Taken(
-            'the namespace %s belongs to the all-in-one in %s, which is '
-            'running: stop that one first (AIO_STATE=%s tools/aio stop)'
-            % (name, holder, holder))
+    check_owner(layout, 'namespace ' + name, holder)
     return holder
 
 
 def claim_namespace(layout, name, marker_link):
     """Before making the namespace ``name``: takes over one that exists
     but whose owner is unknown (an earlier version's) or not running,
-    deleting it; raises Taken if a running all-in-one owns it. Returns whether it still exists (as this state's
-    own)."""
+    deleting it; raises Taken if a running all-in-one owns it. Returns
+    whether it still exists (as this state's own)."""
     if not namespace_exists(name):
         return False
     if check_namespace(layout, name, marker_link) == layout.state:
@@ -144,4 +160,19 @@ def remove_namespace(layout, name, marker_link):
         _ip('netns', 'delete', name)
         removed = True
     record.discard('netns', name)
+    return removed
+
+
+def remove_link(layout, name):
+    """Deletes the link (of this namespace) if this state's record lists
+    it and the host does not mark it as another's. Returns whether it
+    deleted it."""
+    record = Record(layout)
+    if not record.lists('link', name):
+        return False
+    removed = False
+    if link(name) is not None and owner(name) in (None, layout.state):
+        _ip('link', 'delete', 'dev', name)
+        removed = True
+    record.discard('link', name)
     return removed

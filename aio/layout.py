@@ -8,7 +8,15 @@ import os
 import secrets
 import sys
 
-HOST = '127.0.0.1'
+# The control plane's address on the management network, which joins the
+# compute hosts: every API, RabbitMQ, MariaDB, the registry and the OVN
+# databases listen there (a compute host in its own network namespace, like
+# one on another machine, cannot reach this one's 127.0.0.1). A range of
+# the project's own, held only by links the all-in-one makes.
+MANAGEMENT_NETWORK = '172.24.5.0/24'
+HOST = '172.24.5.1'
+# The compute hosts' tunnel (geneve) endpoints (aio.services.chassis).
+TUNNEL_NETWORK = '172.24.6.0/24'
 REGION = 'RegionOne'
 SECRETS = ('admin', 'demo', 'service', 'rabbit', 'database', 'registry',
            'registry-events', 'heat-encryption')
@@ -82,6 +90,7 @@ class Layout:
         """
         path = os.path.join(self.state, 'compute-host')
         if not os.path.exists(path):
+            os.makedirs(self.state, exist_ok=True)
             with open(path, 'w') as f:
                 f.write('aio-%s\n' % secrets.token_hex(4))
         with open(path) as f:

@@ -50,10 +50,15 @@ def run(steps, abort):
 class Plan:
     """The steps of a set of service descriptions and what each waits
     for; names are "set-up <service>", "register <service>",
-    "process <process>" and "service <service>" (all of it ready)."""
+    "process <process>" and "service <service>" (all of it ready).
 
-    def __init__(self, layout, services):
+    ``elsewhere`` names services that run in another plan (an added
+    compute host's services start after the control plane's): waiting
+    for them is left to the caller."""
+
+    def __init__(self, layout, services, elsewhere=()):
         self.layout = layout
+        self.elsewhere = frozenset(elsewhere)
         self.services = {s.name: s for s in services}
         self.processes = {}
         self.service_of = {}
@@ -87,6 +92,8 @@ class Plan:
             return 'service ' + name
         if name in self.processes:
             return 'process ' + name
+        if name in self.elsewhere:
+            return None
         raise Invalid('nothing called %s is declared' % name)
 
     def _graph(self):
@@ -110,7 +117,8 @@ class Plan:
                 if 'register ' + described.name in graph else set())
             graph['process ' + name] = own_steps | {
                 self._ready_step(each)
-                for each in set(described.after) | set(process.after)}
+                for each in set(described.after) | set(process.after)} - {
+                    None}
         return graph
 
     def _topological(self):
@@ -205,9 +213,12 @@ class Plan:
                      if 'process ' + name in self._ancestors(
                          'process ' + other)}
             steps['stop ' + name] = (later, lambda p=process: stop(p))
+        # What a service leaves (a bridge its address is on) goes once
+        # its processes and all that started after it have stopped.
         for name, described in self.services.items():
             steps['clean up ' + name] = (
                 {'stop ' + p for p, d in self.service_of.items()
-                 if d is described},
+                 if d is described or 'service ' + name in
+                 self._ancestors('process ' + p)},
                 lambda d=described: removed.extend(d.stopped()))
         return steps

@@ -6,6 +6,7 @@ signals that process group and nothing else.
 """
 
 import datetime
+import errno
 import os
 import signal
 import socket
@@ -34,12 +35,16 @@ def port_in_use(host, port):
 def port_free(host, port):
     """Whether a server could listen on the port. (Connecting instead
     would be wrong where nothing listens: a connection to a port of the
-    ephemeral range can get that port as its own and connect to itself.)"""
+    ephemeral range can get that port as its own and connect to itself.)
+    Before the address exists, it asks whether the port is free on every
+    address."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL and host != '0.0.0.0':
+                return port_free('0.0.0.0', port)
             return False
     return True
 

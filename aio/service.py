@@ -43,9 +43,9 @@ class Check:
                             if self.error else '')
 
 
-def port_answers(port):
-    return Check('answers on port %d' % port,
-                 functools.partial(processes.port_in_use, HOST, port))
+def port_answers(port, host=HOST):
+    return Check('answers on %s:%d' % (host, port),
+                 functools.partial(processes.port_in_use, host, port))
 
 
 def unix_socket_answers(path):
@@ -113,8 +113,11 @@ class Service:
     # Whether tools/aio may leave it out (AIO_DISABLED_SERVICES).
     optional = False
 
-    def __init__(self, layout):
+    def __init__(self, layout, host=None):
         self.layout = layout
+        # For a compute host's services: that host (aio.hosts.ComputeHost),
+        # whose state is ``layout``.
+        self.host = host
         # The services brought up with it, by name (aio.services.described).
         self.peers = {}
 
@@ -178,7 +181,7 @@ class Service:
 
     def gunicorn(self, name, module, port, env, threads=4,
                  graceful_timeout=5, argv=()):
-        """An API served by gunicorn on 127.0.0.1:``port``; on SIGTERM its
+        """An API served by gunicorn on the management address; on SIGTERM its
         worker gets ``graceful_timeout`` seconds to finish its requests.
         ``argv`` is what the application module sees as its command line
         (e.g. --config-file, for those that read no environment)."""

@@ -11,6 +11,7 @@ import socket
 
 from pyroute2 import IPRoute
 from pyroute2 import NetNS
+from pyroute2.ethtool import Ethtool
 from pyroute2.netlink import exceptions as netlink_exceptions
 
 from novadocker import privsep
@@ -51,10 +52,25 @@ def link_exists(ifname):
 
 @privsep.sys_admin_pctxt.entrypoint
 def add_veth(host_end, container_end, mtu):
-    """A veth pair in the host, host end up."""
+    """A veth pair in the host, host end up.
+
+    The container's end computes its checksums itself (ethtool -K tx off):
+    Open vSwitch's userspace datapath cannot put a tunnel header on a
+    packet that leaves them to the device, and drops it, so TCP to an
+    instance on another host would fail.
+    """
     with IPRoute() as ipr:
         ipr.link('add', ifname=host_end, kind='veth', peer=container_end)
         ipr.link('set', index=_index(ipr, host_end), mtu=mtu, state='up')
+    ethtool = Ethtool()
+    try:
+        features = ethtool.get_features(container_end)
+        for name, feature in features.features.items():
+            if name.startswith('tx-checksum-'):
+                feature.enable = False
+        ethtool.set_features(container_end, features)
+    finally:
+        ethtool.close()
 
 
 @privsep.sys_admin_pctxt.entrypoint

@@ -4,6 +4,11 @@ Adding a service means writing its module (a :class:`aio.service.Service`
 subclass, see that module) and listing its class here; the order of this
 list does not matter, each service names what it starts after.
 
+The CONTROL services run once; the COMPUTE services run on every compute
+host (aio.hosts): the first host's beside the control plane, in one
+bring-up, and each added host's in a bring-up of its own, after the
+control plane's.
+
 A bring-up leaves out the optional services named in the environment
 variable AIO_DISABLED_SERVICES (comma-separated, as DevStack's
 ``disable_service``); the choice is kept in the state directory for
@@ -12,10 +17,14 @@ variable AIO_DISABLED_SERVICES (comma-separated, as DevStack's
 
 import os
 
+from aio import hosts
 from aio import plan
 
+from aio.services import chassis
+from aio.services import docker_engine
 from aio.services import glance
 from aio.services import heat
+from aio.services import host_network
 from aio.services import keystone
 from aio.services import mariadb
 from aio.services import neutron
@@ -25,11 +34,12 @@ from aio.services import ovn
 from aio.services import placement
 from aio.services import rabbitmq
 from aio.services import registry
+from aio.services import management
 
-ALL = (
+CONTROL = (
     mariadb.MariaDB,
     rabbitmq.RabbitMQ,
-    openvswitch.OpenvSwitch,
+    management.Management,
     ovn.OVN,
     keystone.Keystone,
     placement.Placement,
@@ -39,13 +49,23 @@ ALL = (
     registry.Registry,
     heat.Heat,
 )
+COMPUTE = (
+    host_network.HostNetwork,
+    openvswitch.OpenvSwitch,
+    chassis.Chassis,
+    nova.Compute,
+)
+# The first host uses the machine's engine.
+ADDED_COMPUTE = COMPUTE + (docker_engine.DockerEngine,)
+ALL = CONTROL + COMPUTE
 
 
 DISABLED_VARIABLE = 'AIO_DISABLED_SERVICES'
 
 
 def described(layout, disabled=(), classes=ALL):
-    """The services, but the ``disabled`` ones (which must be optional)."""
+    """The services of the control plane and the first compute host, but
+    the ``disabled`` ones (which must be optional)."""
     unknown = sorted(set(disabled) - {cls.name for cls in classes})
     required = sorted(cls.name for cls in classes
                       if cls.name in disabled and not cls.optional)
@@ -56,10 +76,26 @@ def described(layout, disabled=(), classes=ALL):
                 'no service is called %s' % ', '.join(unknown) if unknown
                 else '%s cannot be left out' % ', '.join(required),
                 ', '.join(cls.name for cls in classes if cls.optional)))
-    found = [cls(layout) for cls in classes if cls.name not in disabled]
+    first = hosts.first(layout)
+    found = [cls(layout, first if cls in COMPUTE else None)
+             for cls in classes if cls.name not in disabled]
     for each in found:
         each.peers = {other.name: other for other in found}
     return found
+
+
+def of_host(host):
+    """An added compute host's services; their peers include the control
+    plane's, as its last bring-up chose them."""
+    found = [cls(host.layout, host) for cls in ADDED_COMPUTE]
+    control = chosen(host.control)
+    for each in found:
+        each.peers = {other.name: other for other in control + found}
+    return found
+
+
+def control_names():
+    return [cls.name for cls in CONTROL]
 
 
 def _names(text):

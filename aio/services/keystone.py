@@ -48,8 +48,10 @@ def authtoken(layout, user):
 
 
 def connect(layout, user='admin'):
+    # Keystone at its own address, whatever an earlier catalog says.
     return openstack.connect(auth=cloud_auth(layout, user),
-                             region_name=REGION, identity_api_version='3')
+                             region_name=REGION, identity_api_version='3',
+                             identity_endpoint_override=URL)
 
 
 @functools.cache

@@ -23,6 +23,7 @@ def url(layout, database):
 
 class MariaDB(service.Service):
     name = 'mariadb'
+    after = ('management',)
     ports = {'mariadb': PORT}
     provides = ('database',)
 

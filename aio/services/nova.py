@@ -24,19 +24,43 @@ def _naive_utc(text):
     return datetime.datetime.fromisoformat(text).replace(tzinfo=None)
 
 
-def reports_up(layout, binary):
-    """Ready once Nova's services API shows the process's service up and
-    updated since the process started (an earlier run's record reads up
-    for a minute)."""
+def reports_up(control, own, host, binary):
+    """Ready once Nova's services API shows the process's service on
+    ``host`` up and updated since the process started (its pid file in
+    the ``own`` state; an earlier run's record reads up for a minute)."""
     def up(conn):
-        started = processes.started_at(layout, binary)
+        started = processes.started_at(own, binary)
         return any(
             s.state == 'up' and s.updated_at
             and _naive_utc(s.updated_at) > started
-            for s in conn.compute.services(binary=binary,
-                                           host=layout.compute_host))
+            for s in conn.compute.services(binary=binary, host=host))
     return keystone.asks_api(
-        layout, "reports up in Nova's compute services API", up)
+        control, "reports up in Nova's compute services API", up)
+
+
+def _shared(control):
+    """What every Nova process of the all-in-one reads, on any host."""
+    return {
+        'DEFAULT': {
+            'use_stderr': 'true',
+            'transport_url': rabbitmq.transport_url(control),
+        },
+        'service_user': dict(keystone.service_auth(control, 'nova'),
+                             send_service_user_token='true'),
+        'placement': keystone.service_auth(control, 'nova'),
+        'neutron': dict(keystone.service_auth(control, 'neutron'),
+                        service_metadata_proxy='false'),
+        'glance': {'region_name': aio_layout.REGION},
+        'vnc': {'enabled': 'false'},
+    }
+
+
+def _merged(*configs):
+    merged = {}
+    for config in configs:
+        for section, options in config.items():
+            merged.setdefault(section, {}).update(options)
+    return merged
 
 
 class Nova(service.Service):
@@ -58,29 +82,18 @@ class Nova(service.Service):
 
     def _nova_conf(self):
         layout = self.layout
-        return service.ini({
+        return service.ini(_merged(_shared(layout), {
             'DEFAULT': {
-                'use_stderr': 'true',
-                'compute_driver': 'docker.DockerDriver',
+                # The conductor's and scheduler's host: the first compute
+                # host's, as on a cloud's first machine.
                 'host': layout.compute_host,
-                'transport_url': rabbitmq.transport_url(layout),
                 'my_ip': HOST,
                 'state_path': self.data(),
-                'instances_path': self.data('instances'),
                 'osapi_compute_workers': '1',
-                # A container's vCPUs are CPU shares, not dedicated cores:
-                # 32 per core lets a 2-core host take fifty m1.nano servers.
-                'cpu_allocation_ratio': '32.0',
                 # The driver resizes a container in place, on its own host
                 # (docker update); it moves none to another.
                 'allow_resize_to_same_host': 'True',
                 'metadata_workers': '1',
-                # A boot waits this long for Neutron's network-vif-plugged.
-                'vif_plugging_timeout': '60',
-                # Servers that were running when the host (or dockerd) went
-                # down are started again, with their ports, by
-                # nova-compute.
-                'resume_guests_state_on_host_boot': 'true',
             },
             'api': {'auth_strategy': 'keystone'},
             'api_database': {'connection': mariadb.url(layout, 'nova_api')},
@@ -91,30 +104,11 @@ class Nova(service.Service):
             # "Exceeded maximum number of retries".
             'scheduler': {'workers': '1', 'max_attempts': '1',
                           'discover_hosts_in_cells_interval': '-1'},
-            # An engine image no instance uses goes after an hour unused,
-            # checked every 5 minutes (Nova's defaults: a day; 40 minutes).
-            'image_cache': {
-                'manager_interval': '300',
-                'remove_unused_original_minimum_age_seconds': '3600'},
             'keystone_authtoken': keystone.authtoken(layout, 'nova'),
-            'service_user': dict(keystone.service_auth(layout, 'nova'),
-                                 send_service_user_token='true'),
-            'placement': keystone.service_auth(layout, 'nova'),
-            'neutron': dict(keystone.service_auth(layout, 'neutron'),
-                            service_metadata_proxy='false'),
-            'glance': {'region_name': aio_layout.REGION},
-            'vnc': {'enabled': 'false'},
             # Containers are small: room for a hundred of them per project.
             'quota': {'instances': '100', 'cores': '200', 'ram': '204800'},
             'oslo_concurrency': {'lock_path': self.data('locks')},
-            'docker': dict({'data_dir': self.data('docker')}, **(
-                {'registry': registry.ADDRESS}
-                if registry.Registry.name in self.peers else {})),
-            'os_vif_ovs': {
-                'ovsdb_connection': openvswitch.ovsdb_connection(layout)},
-            **self.privsep_helpers(PRIVSEP_CONTEXTS,
-                                   [self.etc('nova.conf')]),
-        })
+        }))
 
     @property
     def _paste_file(self):
@@ -123,16 +117,16 @@ class Nova(service.Service):
     def config_files(self):
         return {'nova.conf': self._nova_conf()}
 
-    def _manage(self, *args):
+    def manage(self, *args):
         self.run([self.layout.bin('nova-manage'),
                   '--config-file', self.etc('nova.conf')] + list(args))
 
     def initialize(self):
-        self._manage('api_db', 'sync')
-        self._manage('cell_v2', 'map_cell0', '--database_connection',
+        self.manage('api_db', 'sync')
+        self.manage('cell_v2', 'map_cell0', '--database_connection',
                      mariadb.url(self.layout, 'nova_cell0'))
-        self._manage('cell_v2', 'create_cell', '--name', 'cell1')
-        self._manage('db', 'sync')
+        self.manage('cell_v2', 'create_cell', '--name', 'cell1')
+        self.manage('db', 'sync')
 
     def processes(self):
         config = ['--config-file', self.etc('nova.conf')]
@@ -140,7 +134,9 @@ class Nova(service.Service):
         def console_script(binary, **kwargs):
             return service.Process(
                 binary, [self.layout.bin(binary)] + config,
-                reports_up(self.layout, binary), timeout=120, **kwargs)
+                reports_up(self.layout, self.layout,
+                           self.layout.compute_host, binary),
+                timeout=120, **kwargs)
         return [
             # Nova loads its paste pipeline from the first of these files.
             self.gunicorn('nova-api', 'nova.wsgi.osapi_compute', API_PORT, {
@@ -153,41 +149,117 @@ class Nova(service.Service):
             # them.
             console_script('nova-conductor', stop_timeout=2),
             console_script('nova-scheduler', stop_timeout=2),
-            # After the conductor, which nova-compute otherwise waits for
-            # and retries only every 10 s; after Placement, where it
-            # records its resources at start; after OVN, which creates
-            # the integration bridge, and Neutron's API.
-            console_script(
-                'nova-compute',
-                env=openvswitch.client_env(self.layout),
-                after=('nova-conductor', 'placement', 'ovn', 'neutron-api'),
-                stop_timeout=5),
         ]
 
+
+class Compute(service.Service):
+    """A compute host's nova-compute, with its own configuration file
+    (DevStack's nova-cpu.conf): the settings that differ between hosts
+    are all in ``_own``."""
+    name = 'nova-compute'
+
+    @property
+    def after(self):
+        # After the conductor, which nova-compute otherwise waits for and
+        # retries only every 10 s; after Placement, where it records its
+        # resources at start; after its chassis, which creates the
+        # integration bridge, and Neutron's API; after its engine, on an
+        # added host (the first uses the machine's).
+        return ('nova', 'placement', 'neutron', 'ovn-controller') + (
+            () if self.host.first else ('docker-engine',))
+
+    def _own(self):
+        host = self.host
+        return {
+            'DEFAULT': {
+                'host': host.name,
+                'my_ip': host.management_ip,
+                'state_path': self.data(),
+                'instances_path': self.data('instances'),
+            },
+            'oslo_concurrency': {'lock_path': self.data('locks')},
+            'docker': dict({'host_url': host.docker_url,
+                            'data_dir': self.data('docker')}, **(
+                {'registry': registry.ADDRESS}
+                if registry.Registry.name in self.peers else {})),
+            'os_vif_ovs': {
+                'ovsdb_connection': openvswitch.ovsdb_connection(
+                    self.layout)},
+            **self.privsep_helpers(PRIVSEP_CONTEXTS,
+                                   [self.etc('nova-cpu.conf')]),
+        }
+
+    def _config(self):
+        return service.ini(_merged(_shared(self.host.control), {
+            'DEFAULT': {
+                'compute_driver': 'docker.DockerDriver',
+                # A container's vCPUs are CPU shares, not dedicated cores:
+                # 32 per core lets a 2-core host take fifty m1.nano
+                # servers.
+                'cpu_allocation_ratio': '32.0',
+                # A boot waits this long for Neutron's network-vif-plugged.
+                'vif_plugging_timeout': '60',
+                # Servers that were running when the host (or dockerd) went
+                # down are started again, with their ports, by
+                # nova-compute.
+                'resume_guests_state_on_host_boot': 'true',
+            },
+            # An engine image no instance uses goes after an hour unused,
+            # checked every 5 minutes (Nova's defaults: a day; 40 minutes).
+            'image_cache': {
+                'manager_interval': '300',
+                'remove_unused_original_minimum_age_seconds': '3600'},
+        }, self._own()))
+
+    def config_files(self):
+        return {'nova-cpu.conf': self._config()}
+
+    def processes(self):
+        host = self.host
+        return [service.Process(
+            'nova-compute', host.command([
+                self.layout.bin('nova-compute'),
+                '--config-file', self.etc('nova-cpu.conf')]),
+            reports_up(host.control, self.layout, host.name, 'nova-compute'),
+            openvswitch.client_env(self.layout), timeout=120,
+            stop_timeout=5)]
+
     def started(self):
-        """Maps the compute host into its cell once its node record exists
-        (nova-manage cell_v2 discover_hosts, run once rather than
-        periodically by the scheduler)."""
+        """Maps the host into its cell once its node record exists (nova-
+        manage cell_v2 discover_hosts, run once rather than periodically
+        by the scheduler)."""
+        name = self.host.name
         mapped = keystone.asks_api(
-            self.layout, 'lists a hypervisor',
-            lambda conn: bool(list(conn.compute.hypervisors())))
+            self.host.control, 'lists hypervisor %s' % name,
+            lambda conn: any(
+                (h.service_details or {}).get('host') == name
+                for h in conn.compute.hypervisors(details=True)))
+        control = Nova(self.host.control)
 
         def discovered():
-            self._manage('cell_v2', 'discover_hosts')
+            control.manage('cell_v2', 'discover_hosts')
             return mapped()
         if not processes.until(discovered, 60, interval=1):
             raise processes.ServiceFailed(
                 'nova-compute', self.layout.log('nova-compute'),
-                'has no hypervisor to map after 60 s')
+                'has no hypervisor mapped after 60 s')
 
     def wipe(self):
-        """The containers of this all-in-one's instances, since their
-        database goes too."""
-        client = docker.from_env()
+        """The containers of the first host's instances, in the machine's
+        engine, since their database goes too (an added host's engine
+        keeps them under its state)."""
+        if not self.host.first:
+            return []
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as e:
+            print('The Docker engine does not answer (%s): the containers '
+                  'labelled %s=%s are left in it' % (
+                      e, engine.LABEL_HOST, self.host.name))
+            return []
         removed = []
         for container in client.containers.list(all=True, filters={
-                'label': '%s=%s' % (engine.LABEL_HOST,
-                                    self.layout.compute_host)}):
+                'label': '%s=%s' % (engine.LABEL_HOST, self.host.name)}):
             container.remove(force=True)
             removed.append('container ' + container.name)
         return removed

@@ -1,9 +1,12 @@
 """Open vSwitch (Debian's) on the userspace datapath (``netdev``: there is
 no kernel module); ovn-controller programs its bridges.
 
-Its daemons, and every client (ovs-vsctl, ovn-controller, nova-compute's
-os-vif and its privsep daemon), find it through OVS_RUNDIR instead of the
-system's /var/run/openvswitch.
+Each compute host has its own, in its own network namespace (on the
+userspace datapath a bridge's port is a kernel tap named after it: two
+switches in one namespace would share br-int). Its daemons, and every
+client (ovs-vsctl, ovn-controller, nova-compute's os-vif and its privsep
+daemon), find it through OVS_RUNDIR instead of the system's
+/var/run/openvswitch.
 """
 
 import os
@@ -45,6 +48,7 @@ def vsctl(layout, *args):
 
 class OpenvSwitch(service.Service):
     name = 'openvswitch'
+    after = ('host-network',)
 
     def _create_database(self):
         """The run directory, and the database once, before the first
@@ -69,16 +73,16 @@ class OpenvSwitch(service.Service):
         vswitchd_control = os.path.join(run, 'ovs-vswitchd.ctl')
         env = client_env(self.layout)
         return [
-            service.Process('ovsdb-server', [
+            service.Process('ovsdb-server', self.host.command([
                 '/usr/sbin/ovsdb-server', self.data('conf.db'),
                 '--remote=punix:' + database,
                 '--unixctl=' + os.path.join(run, 'ovsdb-server.ctl'),
-            ], service.unix_socket_answers(database), env,
+            ]), service.unix_socket_answers(database), env,
                 prepare=self._create_database, timeout=10),
-            service.Process('ovs-vswitchd', [
+            service.Process('ovs-vswitchd', self.host.command([
                 '/usr/sbin/ovs-vswitchd', ovsdb_connection(self.layout),
                 '--unixctl=' + vswitchd_control,
-            ], service.unix_socket_answers(vswitchd_control), env,
+            ]), service.unix_socket_answers(vswitchd_control), env,
                 after=('ovsdb-server',), prepare=self._enable_tso,
                 timeout=10,
                 # On SIGTERM the bridges' tap devices (br-int, br-ex) and

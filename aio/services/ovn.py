@@ -1,7 +1,7 @@
-"""OVN (Debian's): the northbound and southbound databases, ovn-northd, and
-ovn-controller making this host a chassis that also hosts routers'
-gateways; the provider bridge of the external network, and the namespace
-that plays the world outside it.
+"""OVN (Debian's) central: the northbound and southbound databases, which
+listen on the management address too (for the compute hosts' chassis,
+aio.services.chassis), and ovn-northd. Also the world outside the external
+network, on the gateway chassis' provider bridge.
 
 The outside world is the namespace ``aio-outside``: it holds the external
 subnet's gateway address on a veth into the provider bridge, so that it,
@@ -15,6 +15,7 @@ import subprocess
 from aio import hostwide
 from aio import processes
 from aio import service
+from aio.layout import HOST
 from aio.services import openvswitch
 
 NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema'
@@ -27,6 +28,8 @@ OUTSIDE_NAMESPACE = 'aio-outside'
 OUTSIDE_LINK = 'aio-outside-br'
 OUTSIDE_PEER = 'eth0'
 EXTERNAL_CIDR = '172.24.4.0/24'
+NB_PORT = 6641
+SB_PORT = 6642
 OUTSIDE_ADDRESS = '172.24.4.1'
 
 
@@ -42,6 +45,11 @@ def sb_connection(layout):
     return 'unix:' + os.path.join(rundir(layout), 'ovnsb_db.sock')
 
 
+def sb_remote():
+    """The southbound database, as the chassis reach it."""
+    return 'tcp:%s:%d' % (HOST, SB_PORT)
+
+
 def client_env(layout):
     """ovn-controller, which has no --unixctl option in 23.03, puts its
     control socket in OVN_RUNDIR."""
@@ -51,28 +59,6 @@ def client_env(layout):
 def _run(*argv):
     return subprocess.run(argv, check=True, capture_output=True,
                           text=True).stdout
-
-
-def _chassis_registered(layout):
-    """Whether ovn-controller has registered this host as a chassis in the
-    southbound database (Neutron lists it as an agent from then on)."""
-    return layout.compute_host in _run(
-        'ovn-sbctl', '--db=' + sb_connection(layout), '--timeout=5',
-        '--bare', '--columns=name', 'find', 'Chassis',
-        'name=' + layout.compute_host).split()
-
-
-def _chassis_caught_up(layout):
-    """Whether this host's chassis is registered and its ovn-controller
-    has processed the northbound database's latest change: a round trip
-    through ovn-northd and ovn-controller's main loop, which now and then
-    hangs at start (its log then ends at "OVS OpenFlow connection
-    reconnected", and no port is ever claimed)."""
-    if not _chassis_registered(layout):
-        return False
-    _run('ovn-nbctl', '--db=' + nb_connection(layout), '--wait=hv',
-         '--timeout=5', 'sync')
-    return True
 
 
 def _outside_whole(layout):
@@ -134,17 +120,10 @@ def in_outside(*argv):
 
 class OVN(service.Service):
     name = 'ovn'
-    after = ('openvswitch',)
+    after = ('management',)
+    ports = {'ovn-nb-db': NB_PORT, 'ovn-sb-db': SB_PORT}
 
-    def preflight(self):
-        try:
-            hostwide.check_namespace(self.layout, OUTSIDE_NAMESPACE,
-                                     OUTSIDE_PEER)
-        except hostwide.Taken as e:
-            return [str(e)]
-        return []
-
-    def _database(self, name, schema, socket):
+    def _database(self, name, schema, socket, port):
         def create():
             os.makedirs(rundir(self.layout), exist_ok=True)
             path = self.data(name + '.db')
@@ -156,31 +135,10 @@ class OVN(service.Service):
             'ovn-%s-db' % name, [
                 '/usr/sbin/ovsdb-server', self.data(name + '.db'),
                 '--remote=punix:' + os.path.join(run, socket),
+                '--remote=ptcp:%d:%s' % (port, HOST),
                 '--unixctl=' + os.path.join(run, 'ovn%s_db.ctl' % name),
             ], service.unix_socket_answers(os.path.join(run, socket)),
             client_env(self.layout), prepare=create, timeout=10)
-
-    def _configure_chassis(self):
-        """This host as a chassis: its name, as Nova and Neutron know the
-        compute host; the integration bridge on the userspace datapath;
-        the external network's bridge; and a gateway for routers (without
-        a gateway chassis, SNAT and floating IPs do nothing)."""
-        layout = self.layout
-        openvswitch.vsctl(
-            layout, '--may-exist', 'add-br', PROVIDER_BRIDGE,
-            '--', 'set', 'Bridge', PROVIDER_BRIDGE, 'datapath_type=netdev',
-            '--', 'set', 'Open_vSwitch', '.',
-            'external_ids:system-id=' + layout.compute_host,
-            'external_ids:hostname=' + layout.compute_host,
-            'external_ids:ovn-remote=' + sb_connection(layout),
-            'external_ids:ovn-encap-type=geneve',
-            # One chassis: no tunnel to any peer.
-            'external_ids:ovn-encap-ip=127.0.0.1',
-            'external_ids:ovn-bridge=' + openvswitch.INTEGRATION_BRIDGE,
-            'external_ids:ovn-bridge-datapath-type=netdev',
-            'external_ids:ovn-bridge-mappings=%s:%s' % (
-                PHYSICAL_NETWORK, PROVIDER_BRIDGE),
-            'external_ids:ovn-cms-options=enable-chassis-as-gw')
 
     def _initialize_databases(self):
         _run('ovn-nbctl', '--db=' + nb_connection(self.layout), '--no-wait',
@@ -189,39 +147,16 @@ class OVN(service.Service):
 
     def processes(self):
         layout = self.layout
-        run = rundir(layout)
-        env = client_env(layout)
-        northd_control = os.path.join(run, 'ovn-northd.ctl')
+        northd_control = os.path.join(rundir(layout), 'ovn-northd.ctl')
         return [
-            self._database('nb', NB_SCHEMA, 'ovnnb_db.sock'),
-            self._database('sb', SB_SCHEMA, 'ovnsb_db.sock'),
+            self._database('nb', NB_SCHEMA, 'ovnnb_db.sock', NB_PORT),
+            self._database('sb', SB_SCHEMA, 'ovnsb_db.sock', SB_PORT),
             service.Process('ovn-northd', [
                 '/usr/bin/ovn-northd',
                 '--ovnnb-db=' + nb_connection(layout),
                 '--ovnsb-db=' + sb_connection(layout),
                 '--unixctl=' + northd_control,
-            ], service.unix_socket_answers(northd_control), env,
-                after=('ovn-nb-db', 'ovn-sb-db'),
+            ], service.unix_socket_answers(northd_control),
+                client_env(layout), after=('ovn-nb-db', 'ovn-sb-db'),
                 prepare=self._initialize_databases, timeout=10),
-            service.Process('ovn-controller', [
-                '/usr/bin/ovn-controller',
-                openvswitch.ovsdb_connection(layout),
-            ], service.Check(
-                'has registered chassis %s in the southbound database and '
-                'caught up with the northbound one' % layout.compute_host,
-                lambda: _chassis_caught_up(layout)), env,
-                after=('ovn-sb-db', 'ovn-northd'),
-                prepare=self._configure_chassis, timeout=20, attempts=2),
         ]
-
-    def started(self):
-        """The outside world, made or repaired."""
-        ensure_outside(self.layout)
-
-    def stopped(self):
-        """Removes the outside world's namespace, and with it the veth,
-        if this state made it."""
-        if hostwide.remove_namespace(self.layout, OUTSIDE_NAMESPACE,
-                                     OUTSIDE_PEER):
-            return ['namespace ' + OUTSIDE_NAMESPACE]
-        return []

@@ -1,4 +1,4 @@
-"""RabbitMQ (Debian's), with its own epmd, on 127.0.0.1."""
+"""RabbitMQ (Debian's) on the management address, with its own epmd."""
 
 import amqp
 
@@ -8,6 +8,7 @@ from aio.layout import HOST
 PORT = 5672
 EPMD_PORT = 4369
 USER = 'openstack'
+LOCAL = '127.0.0.1'
 
 
 def transport_url(layout):
@@ -29,6 +30,7 @@ def queues_consumed(layout, queues):
 
 class RabbitMQ(service.Service):
     name = 'rabbitmq'
+    after = ('management',)
     ports = {'rabbitmq': PORT, 'epmd': EPMD_PORT}
 
     def config_files(self):
@@ -43,15 +45,17 @@ class RabbitMQ(service.Service):
 
     def processes(self):
         return [
-            service.Process('epmd', ['epmd', '-address', HOST],
-                            service.port_answers(EPMD_PORT), timeout=10),
+            # Erlang's port mapper and distribution serve rabbitmqctl on
+            # this machine only.
+            service.Process('epmd', ['epmd', '-address', LOCAL],
+                            service.port_answers(EPMD_PORT, LOCAL),
+                            timeout=10),
             service.Process(
                 'rabbitmq', ['/usr/lib/rabbitmq/bin/rabbitmq-server'],
                 service.port_answers(PORT), {
                     'HOME': self.data(),
                     'RABBITMQ_NODENAME': 'rabbit@localhost',
-                    'RABBITMQ_NODE_IP_ADDRESS': HOST,
-                    'ERL_EPMD_ADDRESS': HOST,
+                    'ERL_EPMD_ADDRESS': LOCAL,
                     'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS':
                         '-kernel inet_dist_use_interface {127,0,0,1}',
                     'RABBITMQ_CONFIG_FILE': self.etc('rabbitmq.conf'),

@@ -1,13 +1,15 @@
-"""A Docker registry on 127.0.0.1:5042 (Debian's docker-registry, CNCF
-distribution) whose logins are Keystone's: its token service is
-novadocker's (novadocker.registry.token) on 5043. Its pushes become Glance
-images: it notifies novadocker's synchronisation (novadocker.registry.sync)
-on 5044."""
+"""A Docker registry on the management address, port 5042 (Debian's
+docker-registry, CNCF distribution) whose logins are Keystone's: its token
+service is novadocker's (novadocker.registry.token) on 5043. Its pushes
+become Glance images: it notifies novadocker's synchronisation
+(novadocker.registry.sync) on 5044."""
 
 import datetime
 import json
+import ipaddress
 import os
 
+import docker
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -46,6 +48,25 @@ class Registry(service.Service):
     # The synchronisation's Keystone user (admin: it creates images owned
     # by the projects that push).
     user = 'registry'
+
+    def preflight(self):
+        """Every engine of the all-in-one pulls from the registry without
+        TLS: the machine's engine must allow that (the added hosts'
+        are started so)."""
+        try:
+            config = docker.from_env().info()['RegistryConfig']
+        except Exception:
+            return []  # Nova's preflight says the engine does not answer.
+        trusted = [ipaddress.ip_network(cidr) for cidr in
+                   config.get('InsecureRegistryCIDRs') or ()]
+        if not any(ipaddress.ip_address(HOST) in net for net in trusted):
+            return ['the Docker engine does not pull from the registry at '
+                    '%s without TLS: restart dockerd with '
+                    '--insecure-registry %s (tools/aio starts it so when '
+                    'none runs), or leave the registry out '
+                    '(AIO_DISABLED_SERVICES=registry)' % (
+                        ADDRESS, aio_layout.MANAGEMENT_NETWORK)]
+        return []
 
     @property
     def signing_key(self):

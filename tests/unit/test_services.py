@@ -25,6 +25,7 @@ from aio import services
 from aio.services import keystone
 from aio.services import mariadb
 from aio.services import neutron
+from aio.services import registry
 
 
 def _free_port():
@@ -34,6 +35,12 @@ def _free_port():
         port = random.randrange(20000, 32000)
         if processes.port_free('127.0.0.1', port):
             return port
+
+
+def _local_url(port):
+    """These services listen on the loopback address: the tests run
+    before the management network exists."""
+    return 'http://127.0.0.1:%d/' % port
 
 
 class Pages(service.Service):
@@ -61,7 +68,7 @@ class Pages(service.Service):
             'pages-httpd', [sys.executable, '-m', 'http.server', '--bind',
                             '127.0.0.1', '--directory', self.data('www'),
                             str(self.port)],
-            service.http_answers(aio_layout.url(self.port, '/')),
+            service.http_answers(_local_url(self.port)),
             timeout=30, stop_timeout=5)]
 
 
@@ -92,7 +99,7 @@ class Broken(service.Service):
     def processes(self):
         return [service.Process(
             'broken', ['/bin/sh', '-c', 'echo cannot bind >&2; exit 3'],
-            service.port_answers(_free_port()), timeout=30)]
+            service.port_answers(_free_port(), '127.0.0.1'), timeout=30)]
 
 
 class HangsOnce(service.Service):
@@ -115,7 +122,7 @@ class HangsOnce(service.Service):
         return [service.Process(
             'hangs-once', [sys.executable, '-c', script,
                            self.data('hung'), str(self.port)],
-            service.http_answers(aio_layout.url(self.port, '/')),
+            service.http_answers(_local_url(self.port)),
             timeout=3, stop_timeout=5, attempts=self.attempts)]
 
 
@@ -127,7 +134,7 @@ class ServiceDescriptionTestCase(testtools.TestCase):
         self.layout = aio_layout.Layout(
             aio_layout.Layout.from_environment().repo, state)
         self.port = _free_port()
-        self.page = aio_layout.url(self.port, '/')
+        self.page = _local_url(self.port)
 
     def _run(self, command, *args):
         out, err = io.StringIO(), io.StringIO()
@@ -297,8 +304,8 @@ class OptionalServicesTestCase(testtools.TestCase):
 
     @staticmethod
     def _nova_conf(described):
-        nova_service = next(d for d in described if d.name == 'nova')
-        return nova_service.config_files()['nova.conf']
+        compute = next(d for d in described if d.name == 'nova-compute')
+        return compute.config_files()['nova-cpu.conf']
 
     def test_heat_and_the_registry_left_out(self):
         self.useFixture(fixtures.EnvironmentVariable(
@@ -315,7 +322,8 @@ class OptionalServicesTestCase(testtools.TestCase):
                          [d.name for d in services.chosen(self.layout)])
 
         everything = services.described(self.layout)
-        self.assertIn('registry = 127.0.0.1:5042', self._nova_conf(everything))
+        self.assertIn('registry = %s' % registry.ADDRESS,
+                      self._nova_conf(everything))
         self.assertIn('heat', aio_plan.Plan(self.layout, everything).services)
 
     def test_required_or_unknown_services_are_refused(self):

@@ -1,0 +1,107 @@
+"""``tools/aio compute add|remove NAME`` and the added compute hosts' part
+in ``up``, ``stop``, ``status`` and ``wipe``."""
+
+import shutil
+import sys
+
+from aio import commands
+from aio import hosts
+from aio import processes
+from aio import services as aio_services
+from aio.services import keystone
+
+
+def _bring_up(host):
+    return commands.up(host.layout, aio_services.of_host(host),
+                       elsewhere=aio_services.control_names())
+
+
+def _control_runs(layout):
+    if processes.running_pid(layout, 'nova-conductor'):
+        return True
+    print('ERROR: the all-in-one in %s is not running: run "tools/aio" '
+          'first' % layout.state, file=sys.stderr)
+    return False
+
+
+def add(layout, name):
+    """Adds the compute host ``name``, or brings it up again; returns 0
+    once its nova-compute is up and mapped."""
+    if not _control_runs(layout):
+        return 1
+    try:
+        host = hosts.create(layout, name)
+    except hosts.Invalid as e:
+        print('ERROR: %s' % e, file=sys.stderr)
+        return 1
+    print('==> Compute host %s (namespace %s, management address %s, '
+          'tunnel address %s)' % (host.name, host.namespace,
+                                  host.management_ip, host.tunnel_ip))
+    if _bring_up(host):
+        print('Once the cause is fixed, run "tools/aio compute add %s" '
+              'again; or remove the host: "tools/aio compute remove %s"' % (
+                  name, name), file=sys.stderr)
+        return 1
+    print('compute host %s is up: its nova-compute reports up and Nova '
+          'maps it (openstack compute service list --host %s)' % (
+              host.name, host.name))
+    return 0
+
+
+def _servers_on(conn, name):
+    return list(conn.compute.servers(all_projects=True, host=name))
+
+
+def _forget(host):
+    """Removes a stopped host's record from Nova (and with it its
+    resource provider) and its state."""
+    conn = keystone.connect(host.control)
+    for service in conn.compute.services(host=host.name):
+        conn.compute.delete_service(service)
+    shutil.rmtree(host.layout.state)
+
+
+def remove(layout, name):
+    host = hosts.find(layout, name)
+    if host is None:
+        print('ERROR: the all-in-one has no added compute host %s (it has: '
+              '%s)' % (name, ', '.join(h.name for h in hosts.added(layout))
+                       or 'none'), file=sys.stderr)
+        return 1
+    if not _control_runs(layout):
+        return 1
+    left = _servers_on(keystone.connect(layout), name)
+    if left:
+        print('ERROR: compute host %s still has %d server(s): %s; migrate '
+              'or delete them first' % (name, len(left), ', '.join(
+                  '%s (%s)' % (s.name, s.id) for s in left)),
+              file=sys.stderr)
+        return 1
+    commands.stop(host.layout, aio_services.of_host(host),
+                  aio_services.control_names())
+    _forget(host)
+    print('removed compute host %s' % name)
+    return 0
+
+
+def up_all(layout):
+    """Brings every added host up; 1 if any failed."""
+    return max([_bring_up(host) for host in hosts.added(layout)] or [0])
+
+
+def stop_all(layout):
+    for host in hosts.added(layout):
+        print('compute host %s:' % host.name)
+        commands.stop(host.layout, aio_services.of_host(host),
+                      aio_services.control_names())
+
+
+def status_all(layout):
+    code = 0
+    for host in hosts.added(layout):
+        print('compute host %s (namespace %s):' % (host.name,
+                                                  host.namespace))
+        code = max(code, commands.status(
+            host.layout, aio_services.of_host(host),
+            aio_services.control_names()))
+    return code

@@ -1,0 +1,45 @@
+"""An added compute host's Docker engine (Debian's dockerd), in the host's
+network namespace, with its own data, socket and cgroup parent.
+
+The first host uses the machine's engine (tools/lib.sh starts it when none
+answers). Every engine trusts the registry on the management network
+without TLS (``--insecure-registry``): that network is the all-in-one's
+own; a cloud on several machines gives its registry a certificate.
+"""
+
+import os
+
+import docker
+
+from aio import layout as aio_layout
+from aio import service
+
+
+def answers(url):
+    return service.Check('answers at ' + url,
+                         lambda: docker.DockerClient(url, timeout=2).ping())
+
+
+class DockerEngine(service.Service):
+    name = 'docker-engine'
+    after = ('host-network',)
+
+    def processes(self):
+        host = self.host
+        exec_root = os.path.join(self.layout.state, 'run', 'docker')
+        return [service.Process('dockerd', host.command([
+            'dockerd',
+            '--data-root', self.data(),
+            '--exec-root', exec_root,
+            '--pidfile', os.path.join(exec_root, 'dockerd.pid'),
+            '--host', host.docker_url,
+            '--cgroup-parent', '/novadocker-' + host.name,
+            # Instances have Neutron's ports only; the engine makes no
+            # network and no firewall rule.
+            '--bridge', 'none', '--iptables=false', '--ip6tables=false',
+            '--ip-forward=false', '--ip-masq=false',
+            '--insecure-registry', aio_layout.MANAGEMENT_NETWORK,
+            # A host's stop is its power going: its containers stop, and
+            # nova-compute starts them again at the next start.
+            '--shutdown-timeout', '5',
+        ]), answers(host.docker_url), timeout=30, stop_timeout=30)]
