@@ -4,6 +4,8 @@ in ``up``, ``stop``, ``status`` and ``wipe``."""
 import shutil
 import sys
 
+import openstack
+
 from aio import commands
 from aio import hosts
 from aio import processes
@@ -49,15 +51,18 @@ def add(layout, name):
 
 
 def _servers_on(conn, name):
-    return list(conn.compute.servers(all_projects=True, host=name))
+    return list(conn.compute.servers(all_projects=True, compute_host=name))
 
 
 def _forget(host):
-    """Removes a stopped host's record from Nova (and with it its
-    resource provider) and its state."""
+    """Removes a stopped host's records from Nova (and with it its
+    resource provider) and Neutron (its agent, and with it its OVN
+    chassis), and its state."""
     conn = keystone.connect(host.control)
     for service in conn.compute.services(host=host.name):
         conn.compute.delete_service(service)
+    for agent in conn.network.agents(host=host.name):
+        conn.network.delete_agent(agent)
     shutil.rmtree(host.layout.state)
 
 
@@ -79,7 +84,14 @@ def remove(layout, name):
         return 1
     commands.stop(host.layout, aio_services.of_host(host),
                   aio_services.control_names())
-    _forget(host)
+    try:
+        _forget(host)
+    except openstack.exceptions.ConflictException as e:
+        # A server that reached it meanwhile.
+        print('ERROR: Nova keeps compute host %s: %s; bring it back with '
+              '"tools/aio compute add %s"' % (name, e.details, name),
+              file=sys.stderr)
+        return 1
     print('removed compute host %s' % name)
     return 0
 

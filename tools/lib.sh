@@ -6,7 +6,7 @@ VENV=$REPO/.venv
 # What both README commands install from Debian (catatonit: the sandboxes'
 # program).
 DEBIAN_PACKAGES=(docker.io busybox-static rabbitmq-server mariadb-server iproute2
-    openvswitch-switch ovn-central ovn-host catatonit docker-registry)
+    openvswitch-switch ovn-central ovn-host catatonit docker-registry ethtool)
 mkdir -p "$STATE/log"
 
 stage() { STAGE_START=$EPOCHREALTIME; printf '==> %s\n' "$*"; }

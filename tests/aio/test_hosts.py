@@ -1,0 +1,242 @@
+"""Two compute hosts under one cloud, end to end: the all-in-one's first
+host and one that ``tools/aio compute add`` makes for these tests (and
+``compute remove`` removes after them).
+
+Traffic goes only between containers of the all-in-one's networks and its
+outside world (the namespace aio-outside).
+"""
+
+import contextlib
+import ipaddress
+import subprocess
+import sys
+import uuid
+
+import docker
+
+from aio import demo
+from aio import hosts
+from aio import layout as aio_layout
+from aio import sample_image
+from novadocker import engine
+from tests.aio import base as aio_base
+
+# How long a change in the switch (a plugged port, a security group rule)
+# may take to reach the data path.
+CONVERGE = 30
+
+
+def _aio(*argv):
+    """tools/aio's command line, as an operator runs it."""
+    layout = aio_layout.Layout.from_environment()
+    return subprocess.run([sys.executable, '-m', 'aio'] + list(argv),
+                          capture_output=True, text=True, cwd=layout.repo,
+                          timeout=300)
+
+
+class ComputeHostsTestCase(aio_base.AllInOneBase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.added_name = 'e2e-%s' % uuid.uuid4().hex[:6]
+        added = _aio('compute', 'add', cls.added_name)
+        if added.returncode:
+            raise AssertionError('compute add failed:\n%s%s' % (
+                added.stdout, added.stderr))
+        cls.add_output = added.stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        removed = _aio('compute', 'remove', cls.added_name)
+        super().tearDownClass()
+        if removed.returncode:
+            raise AssertionError('compute remove failed:\n%s%s' % (
+                removed.stdout, removed.stderr))
+
+    def setUp(self):
+        super().setUp()
+        self.admin = demo.cloud(self.layout, 'aio-admin')
+        self.image = self.conn.image.find_image(demo.IMAGE_NAME)
+        self.private = self.conn.network.find_network(demo.NETWORK_NAME)
+        self.added = hosts.find(self.layout, self.added_name)
+        self.first = self.layout.compute_host
+        self.engines = {
+            self.first: self.docker,
+            self.added_name: docker.DockerClient(self.added.docker_url)}
+
+    # Helpers
+
+    @contextlib.contextmanager
+    def _only(self, host):
+        """Boots within land on ``host``: the other hosts' nova-compute is
+        disabled meanwhile, as an operator does before maintenance."""
+        others = [s for s in self.admin.compute.services(
+            binary='nova-compute') if s.host != host]
+        for service in others:
+            self.admin.compute.disable_service(
+                service, disabled_reason='e2e: booting on %s only' % host)
+        try:
+            yield
+        finally:
+            for service in others:
+                self.admin.compute.enable_service(service)
+
+    def _boot_on_host(self, host, name, **kwargs):
+        with self._only(host):
+            server = self._boot(self.image, name,
+                                networks=[{'uuid': self.private.id}],
+                                **kwargs)
+        self.assertEqual(host, self._host_of(server))
+        return server
+
+    def _host_of(self, server):
+        return self.admin.compute.get_server(server.id).compute_host
+
+    def _engine_of(self, server):
+        return self.engines[self._host_of(server)]
+
+    def _in_engines(self, server):
+        """The hosts whose engine has the server's container."""
+        found = set()
+        for host, client in self.engines.items():
+            try:
+                client.containers.get(engine.container_name(server.id))
+                found.add(host)
+            except docker.errors.NotFound:
+                pass
+        return found
+
+    def _fetch(self, client, address):
+        """Exit code of an HTTP GET from the server ``client`` to
+        ``address``, port 80."""
+        host = '[%s]' % address if ':' in address else address
+        container = self._engine_of(client).containers.get(
+            engine.container_name(client.id))
+        # busybox 1.35's wget -T crashes (exit 139): time it out instead.
+        return container.exec_run(['timeout', '3', 'wget', '-q', '-O',
+                                   '/dev/null', 'http://%s/' % host]
+                                  ).exit_code
+
+    def _assert_reaches(self, client, address, expected=True):
+        if not self._until(
+                lambda: (self._fetch(client, address) == 0) == expected,
+                CONVERGE, 0.5):
+            self.fail('%s %s %s on port 80 after %d s' % (
+                client.name, 'still cannot reach' if expected
+                else 'still reaches', address, CONVERGE))
+
+    def _addresses(self, server, version):
+        server = self.conn.compute.get_server(server.id)
+        return [a['addr'] for addrs in server.addresses.values()
+                for a in addrs
+                if ipaddress.ip_address(a['addr']).version == version]
+
+    # Tests
+
+    def test_added_host_is_up_in_nova_placement_and_neutron(self):
+        self.assertIn('compute host %s is up' % self.added_name,
+                      self.add_output)
+        hypervisors = {h.name: h for h in
+                       self.admin.compute.hypervisors(details=True)}
+        self.assertEqual('up', hypervisors[self.added_name].state)
+        self.assertEqual(self.added.management_ip,
+                         hypervisors[self.added_name].host_ip)
+        providers = {p.name for p in
+                     self.admin.placement.resource_providers()}
+        self.assertLessEqual({self.first, self.added_name}, providers)
+        agents = {a.host: a for a in self.admin.network.agents()}
+        self.assertTrue(agents[self.added_name].is_alive)
+        # Idempotent: adding it again brings it up again, nothing more.
+        again = _aio('compute', 'add', self.added_name)
+        self.assertEqual(0, again.returncode, again.stderr)
+        self.assertEqual(2, len([
+            s for s in self.admin.compute.services(binary='nova-compute')
+            if s.host in (self.first, self.added_name)]))
+
+    def test_multi_create_spreads_each_container_in_its_hosts_engine(self):
+        self.conn.compute.create_server(
+            name='e2e-spread', image_id=self.image.id,
+            flavor_id=self.conn.compute.find_flavor('m1.tiny').id,
+            networks=[{'uuid': self.private.id}], min_count=4, max_count=4)
+        servers = [s for s in self.conn.compute.servers(name='^e2e-spread')]
+        for server in servers:
+            self.addCleanup(self._delete, server)
+        self.assertEqual(4, len(servers))
+        for server in servers:
+            self._wait_status(server, 'ACTIVE')
+        placed = {server.id: self._host_of(server) for server in servers}
+        self.assertEqual({self.first, self.added_name}, set(placed.values()))
+        for server in servers:
+            self.assertEqual({placed[server.id]}, self._in_engines(server))
+        usage = {p.name: self.admin.placement.get(
+            '/resource_providers/%s/usages' % p.id).json()['usages']
+            for p in self.admin.placement.resource_providers()}
+        for host in (self.first, self.added_name):
+            self.assertGreaterEqual(
+                usage[host].get('VCPU', 0),
+                list(placed.values()).count(host), host)
+
+    def test_tcp_v4_and_v6_between_servers_on_different_hosts(self):
+        web = [{'name': 'default'}, {'name': demo.WEB_GROUP}]
+        here = self._boot_on_host(self.first, 'e2e-hosts-here',
+                                  security_groups=web)
+        there = self._boot_on_host(self.added_name, 'e2e-hosts-there',
+                                   security_groups=web)
+        for client, server in ((here, there), (there, here)):
+            for version in (4, 6):
+                for address in self._addresses(server, version):
+                    self._assert_reaches(client, address)
+
+    def test_floating_ip_of_a_server_on_the_added_host_answers_outside(self):
+        server = self._boot_on_host(
+            self.added_name, 'e2e-hosts-floating',
+            security_groups=[{'name': 'default'}, {'name': demo.WEB_GROUP}])
+        address = self._floating_ip(server).floating_ip_address
+        self.assertTrue(self._until(
+            lambda: self._fetch_from_outside(address) is not None,
+            CONVERGE, 0.5), 'no answer from %s in aio-outside' % address)
+        self.assertEqual(sample_image.SAMPLE_PAGE,
+                         self._fetch_from_outside(address))
+
+    def test_security_group_change_applies_on_both_hosts(self):
+        group = self.conn.network.create_security_group(
+            name='e2e-hosts-%s' % uuid.uuid4().hex[:6])
+        self.addCleanup(self.conn.network.delete_security_group, group)
+        guarded = [{'name': group.name}]
+        here = self._boot_on_host(self.first, 'e2e-hosts-guarded-here',
+                                  security_groups=guarded)
+        there = self._boot_on_host(self.added_name, 'e2e-hosts-guarded-there',
+                                   security_groups=guarded)
+        pairs = ((here, self._addresses(there, 4)[0]),
+                 (there, self._addresses(here, 4)[0]))
+        for client, address in pairs:
+            self._assert_reaches(client, address, expected=False)
+        self.conn.network.create_security_group_rule(
+            security_group_id=group.id, direction='ingress',
+            ethertype='IPv4', protocol='tcp', port_range_min=80,
+            port_range_max=80, remote_ip_prefix='0.0.0.0/0')
+        for client, address in pairs:
+            self._assert_reaches(client, address)
+
+    def test_remove_refuses_a_host_with_servers_and_names_them(self):
+        server = self._boot_on_host(self.added_name, 'e2e-hosts-left')
+        refused = _aio('compute', 'remove', self.added_name)
+        self.assertEqual(1, refused.returncode)
+        self.assertIn('compute host %s still has 1 server(s): '
+                      'e2e-hosts-left (%s)' % (self.added_name, server.id),
+                      refused.stderr)
+        self.assertEqual({self.added_name}, self._in_engines(server))
+        self.assertEqual('ACTIVE',
+                         self.conn.compute.get_server(server.id).status)
+
+    def test_unknown_and_invalid_names_are_refused(self):
+        unknown = _aio('compute', 'remove', 'e2e-no-such-host')
+        self.assertEqual(1, unknown.returncode)
+        self.assertIn('has no added compute host e2e-no-such-host (it has: '
+                      '%s' % self.added_name, unknown.stderr)
+        invalid = _aio('compute', 'add', 'Bad_Name')
+        self.assertEqual(1, invalid.returncode)
+        self.assertIn('"Bad_Name" cannot name a compute host',
+                      invalid.stderr)
+        self.assertIsNone(hosts.find(self.layout, 'Bad_Name'))
