@@ -1,5 +1,5 @@
-"""python -m aio [up|stop|wipe|status|registry-gc|compute add|remove NAME]:
-the all-in-one's command line."""
+"""python -m aio [up|stop|wipe|status|registry-gc|compute add|stop|remove
+NAME]: the all-in-one's command line."""
 
 import argparse
 import os
@@ -20,13 +20,15 @@ def main():
     parser.add_argument('command', nargs='?', default='up',
                         choices=('up', 'stop', 'wipe', 'status',
                                  'registry-gc', 'compute'))
-    parser.add_argument('action', nargs='?', choices=('add', 'remove'),
-                        help='compute: add or remove a compute host')
+    parser.add_argument('action', nargs='?',
+                        choices=('add', 'stop', 'remove'),
+                        help='compute: add (or start again), stop or remove '
+                             'a compute host')
     parser.add_argument('name', nargs='?', help='compute: the host\'s name')
     args = parser.parse_args()
     if (args.command == 'compute') != bool(args.action and args.name):
-        parser.error('"compute add NAME" and "compute remove NAME" take a '
-                     'name; the other commands take nothing')
+        parser.error('"compute add|stop|remove NAME" takes a name; the '
+                     'other commands take nothing')
     layout = aio_layout.Layout.from_environment()
     if args.command in ('status', 'stop') and not os.path.isdir(
             layout.state):
@@ -45,9 +47,8 @@ def main():
         return registry.collect_garbage(layout)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if args.command == 'compute':
-        if args.action == 'add':
-            return compute.add(layout, args.name)
-        return compute.remove(layout, args.name)
+        return {'add': compute.add, 'stop': compute.stop,
+                'remove': compute.remove}[args.action](layout, args.name)
     try:
         chosen = services.chosen_for_bring_up(layout)
     except plan.Invalid as e:

@@ -1,5 +1,5 @@
-"""``tools/aio compute add|remove NAME`` and the added compute hosts' part
-in ``up``, ``stop``, ``status`` and ``wipe``."""
+"""``tools/aio compute add|stop|remove NAME`` and the added compute hosts'
+part in ``up``, ``stop``, ``status`` and ``wipe``."""
 
 import shutil
 import sys
@@ -66,12 +66,33 @@ def _forget(host):
     shutil.rmtree(host.layout.state)
 
 
-def remove(layout, name):
+def _found(layout, name):
     host = hosts.find(layout, name)
     if host is None:
         print('ERROR: the all-in-one has no added compute host %s (it has: '
               '%s)' % (name, ', '.join(h.name for h in hosts.added(layout))
                        or 'none'), file=sys.stderr)
+    return host
+
+
+def _stop(host):
+    commands.stop(host.layout, aio_services.of_host(host),
+                  aio_services.control_names())
+
+
+def stop(layout, name):
+    """Stops the host as its power going would: its servers stop with its
+    engine; "compute add" brings it back."""
+    host = _found(layout, name)
+    if host is None:
+        return 1
+    _stop(host)
+    return 0
+
+
+def remove(layout, name):
+    host = _found(layout, name)
+    if host is None:
         return 1
     if not _control_runs(layout):
         return 1
@@ -82,8 +103,7 @@ def remove(layout, name):
                   '%s (%s)' % (s.name, s.id) for s in left)),
               file=sys.stderr)
         return 1
-    commands.stop(host.layout, aio_services.of_host(host),
-                  aio_services.control_names())
+    _stop(host)
     try:
         _forget(host)
     except openstack.exceptions.ConflictException as e:
@@ -104,8 +124,7 @@ def up_all(layout):
 def stop_all(layout):
     for host in hosts.added(layout):
         print('compute host %s:' % host.name)
-        commands.stop(host.layout, aio_services.of_host(host),
-                      aio_services.control_names())
+        _stop(host)
 
 
 def status_all(layout):

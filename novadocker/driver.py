@@ -9,13 +9,15 @@ Left out on purpose: these ComputeDriver methods keep Nova's default, which
 raises NotImplementedError, so the API refuses the action or Nova does
 without it.
 
-- live_migration, check_can_live_migrate_source and _destination,
+- live_migration, check_can_live_migrate_source,
   cleanup_live_migration_destination_check, pre_live_migration,
   post_live_migration_at_source and _destination,
   rollback_live_migration_at_destination, live_migration_abort,
   live_migration_force_complete, get_instance_disk_info: a running
   container's memory moves only with CRIU, whose checkpoint fails on this
-  kernel (criu 3.17 does not know kernel 6.18's vDSO layout).
+  kernel (criu 3.17 does not know kernel 6.18's vDSO layout). The
+  destination's check (check_can_live_migrate_destination) refuses every
+  live migration, saying so, before anything moves.
 - check_instance_shared_storage_local and _remote: an instance has no files
   on shared storage; Nova then takes them as not shared.
 - rebuild: Nova's own (destroy, then spawn the new image) is what a
@@ -71,6 +73,7 @@ from novadocker import image
 from novadocker import keys
 from novadocker import lifecycle
 from novadocker import metadata
+from novadocker import migration
 from novadocker import sandbox
 from novadocker import vif
 
@@ -253,10 +256,11 @@ class DockerDriver(driver.ComputeDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        if instance.task_state == task_states.RESIZE_REVERTING:
+        if instance.task_state == task_states.RESIZE_REVERTING and \
+                self._resized_in_place(context, instance):
             # Nova destroys the resized instance at its destination before
-            # reverting at the source; both are this host (the only resize
-            # the driver does), so this is the container to revert.
+            # reverting at the source: here both are this host, and this
+            # is the container to revert.
             self.power_off(instance, CONF.docker.stop_timeout)
             return
         self._remove(instance, network_info)
@@ -341,34 +345,102 @@ class DockerDriver(driver.ComputeDriver):
                                   share_info, block_device_info=None):
         self.power_on(context, instance, network_info, block_device_info)
 
-    # Resize, on this host only: the same container with other limits.
+    # Resize and cold migration. On its own host, the same container gets
+    # other limits; to another, its files move through the registry
+    # (migration module) and a new container is made there, with the
+    # instance's ports; the old one waits, stopped and unplugged, for the
+    # move's confirmation (removed) or revert (started again).
 
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    timeout=0, retry_interval=0):
-        if dest != CONF.my_ip:
+        if dest == CONF.my_ip:
+            self.power_off(instance, timeout)
+            return ''
+        try:
+            migration.check_movable(context)
+        except migration.Unmovable as e:
             raise exception.InstanceFaultRollback(
-                inner_exception=exception.MigrationPreCheckError(reason=_(
-                    'a container can be resized on its own host only, not '
-                    'moved to %(dest)s; set allow_resize_to_same_host = '
-                    'True and, with several hosts, do not migrate') % {
-                        'dest': dest}))
+                inner_exception=exception.MigrationPreCheckError(
+                    reason=e.format_message())) from e
+        container = self._engine.get(instance)
+        was_running = container_mod.power_state_of(container) in (
+            power_state.RUNNING, power_state.PAUSED)
         self.power_off(instance, timeout)
-        return ''
+        try:
+            disk_info = migration.send(self._engine, container, instance,
+                                       context)
+        except engine.EngineError as e:
+            migration.forget(self._engine, instance)
+            if was_running:
+                self._start(instance, container)
+            raise exception.InstanceFaultRollback(
+                inner_exception=exception.MigrationError(reason=_(
+                    'could not move the container\'s files through the '
+                    'registry: %s') % e.format_message())) from e
+        sandbox.unplug_ports(instance, network_info)
+        return disk_info
 
-    def finish_migration(self, context, migration, instance, disk_info,
-                         network_info, image_meta, resize_instance,
-                         allocations, block_device_info=None, power_on=True,
-                         share_info=None):
-        self._resized(instance, network_info, power_on)
+    def finish_migration(self, context, migration_record, instance,
+                         disk_info, network_info, image_meta,
+                         resize_instance, allocations, block_device_info=None,
+                         power_on=True, share_info=None):
+        if not disk_info:
+            self._resized(instance, network_info, power_on)
+            return
+        image_ref = migration.receive(self._engine, disk_info, instance,
+                                      context)
+        try:
+            with sandbox.created_with_ports(self._engine, self.virtapi,
+                                            instance, network_info,
+                                            wait_for_neutron=power_on) as held:
+                workload = self._engine.create(container_mod.create_kwargs(
+                    instance, image_meta, image_ref, held.id,
+                    keys.binds(instance)))
+            if power_on:
+                self._start(instance, workload)
+        except Exception:
+            self._discard(instance, network_info)
+            migration.forget(self._engine, instance)
+            raise
+        LOG.info('Moved container %s here from %s',
+                 engine.container_name(instance.uuid),
+                 migration_record.source_compute, instance=instance)
 
-    def confirm_migration(self, context, migration, instance, network_info):
-        """Nothing of the old size is kept."""
+    def confirm_migration(self, context, migration_record, instance,
+                          network_info):
+        """On the host the instance left: its old container, sandbox and
+        image go. (On its own host nothing of the old size is kept.)"""
+        if migration_record.source_compute == \
+                migration_record.dest_compute:
+            return
+        self._remove(instance, network_info)
+        keys.remove(instance)
 
     def finish_revert_migration(self, context, instance, network_info,
-                                migration, block_device_info=None,
+                                migration_record, block_device_info=None,
                                 power_on=True, share_info=None):
+        migration.forget(self._engine, instance)
         self._resized(instance, network_info, power_on)
+
+    @staticmethod
+    def _resized_in_place(context, instance):
+        if instance.migration_context is None:
+            return True
+        record = objects.Migration.get_by_id(
+            context, instance.migration_context.migration_id)
+        return record.source_compute == record.dest_compute
+
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info,
+                                           dst_compute_info,
+                                           block_migration=False,
+                                           disk_over_commit=False):
+        raise exception.MigrationPreCheckError(reason=_(
+            'a running container cannot move live: its memory would need '
+            'checkpoint/restore (CRIU), which this driver does not do; use '
+            'a cold migration (openstack server migrate, without '
+            '--live-migration)'))
 
     def _resized(self, instance, network_info, power_on):
         """The stopped container given the limits of the instance's
@@ -470,8 +542,10 @@ class DockerDriver(driver.ComputeDriver):
             self._engine.unpause(container)
 
     def _remove(self, instance, network_info):
-        """The workload, then its sandbox with the ports."""
+        """The workload, then its sandbox with the ports, and the image a
+        move to or from this host left."""
         name = engine.container_name(instance.uuid)
         if not self._engine.remove(name):
             LOG.debug('No container %s to remove', name, instance=instance)
         sandbox.remove(self._engine, instance, network_info)
+        migration.forget(self._engine, instance)

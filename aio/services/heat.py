@@ -58,7 +58,8 @@ class Heat(service.Service):
                     'default_user_data_format': 'RAW',
                     'default_software_config_transport': 'POLL_SERVER_HEAT',
                     'default_deployment_signal_transport': 'HEAT_SIGNAL',
-                    # One compute host: a resource whose creation failed
+                    # Nova already tries another host for a build its host
+                    # failed; a server that failed for a cause of its own
                     # would fail the same way again, five times over.
                     'action_retry_limit': '0',
                 },

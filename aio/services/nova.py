@@ -90,8 +90,9 @@ class Nova(service.Service):
                 'my_ip': HOST,
                 'state_path': self.data(),
                 'osapi_compute_workers': '1',
-                # The driver resizes a container in place, on its own host
-                # (docker update); it moves none to another.
+                # A resize may stay on the server's host (the container
+                # updated in place) or move it (nova.conf's default is
+                # False, which on one host refuses every resize).
                 'allow_resize_to_same_host': 'True',
                 'metadata_workers': '1',
             },
@@ -100,9 +101,11 @@ class Nova(service.Service):
             'database': {'connection': mariadb.url(layout, 'nova_cell1')},
             'wsgi': {'api_paste_config': self._paste_file},
             'conductor': {'workers': '1'},
-            # One host: a failed build's fault names its cause instead of
-            # "Exceeded maximum number of retries".
-            'scheduler': {'workers': '1', 'max_attempts': '1',
+            # A build that fails for a cause of its host (the engine gone)
+            # is tried on another (Nova's default); bad input is not
+            # rescheduled (the driver raises BuildAbortException), so its
+            # fault names its cause on any number of hosts.
+            'scheduler': {'workers': '1', 'max_attempts': '3',
                           'discover_hosts_in_cells_interval': '-1'},
             'keystone_authtoken': keystone.authtoken(layout, 'nova'),
             # Containers are small: room for a hundred of them per project.
@@ -204,6 +207,11 @@ class Compute(service.Service):
                 # nova-compute.
                 'resume_guests_state_on_host_boot': 'true',
             },
+            # A failed build is most often its image's own doing (a process
+            # that exits at once): its host is neither avoided by the
+            # scheduler (BuildFailureWeigher) nor, after ten, disabled, as
+            # Nova's default does.
+            'compute': {'consecutive_build_service_disable_threshold': '0'},
             # An engine image no instance uses goes after an hour unused,
             # checked every 5 minutes (Nova's defaults: a day; 40 minutes).
             'image_cache': {

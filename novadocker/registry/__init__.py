@@ -7,3 +7,6 @@ TOKEN_USER = 'keystone-token'
 # In each project, the repository where the driver pushes snapshots, tagged
 # with their Glance image ids; Nova makes their Glance images.
 SNAPSHOTS = 'nova-snapshots'
+# In each project, where the driver moves a container's files to another
+# host, tagged with the instance's uuid; they are no Glance images.
+MIGRATIONS = 'nova-migrations'

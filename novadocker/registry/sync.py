@@ -119,7 +119,8 @@ class Sync:
         self._in_glance(repository, tag, digest, manifest)
 
     def _manifest(self, repository, tag):
-        if repository.partition('/')[2] == registry.SNAPSHOTS:
+        if repository.partition('/')[2] in (registry.SNAPSHOTS,
+                                            registry.MIGRATIONS):
             return None
         return self.registry.manifest(repository, tag)
 
@@ -241,6 +242,8 @@ class Sync:
         for repository in self.registry.repositories():
             if repository.partition('/')[2] == registry.SNAPSHOTS:
                 self._snapshots(repository)
+                continue
+            if repository.partition('/')[2] == registry.MIGRATIONS:
                 continue
             for tag in self.registry.tags(repository):
                 self.apply(FOUND, repository, tag)

@@ -18,7 +18,9 @@ from aio import demo
 from aio import hosts
 from aio import layout as aio_layout
 from aio import sample_image
+from aio.services import openvswitch
 from novadocker import engine
+from novadocker import migration
 from tests.aio import base as aio_base
 
 # How long a change in the switch (a plugged port, a security group rule)
@@ -132,6 +134,50 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
                 for a in addrs
                 if ipaddress.ip_address(a['addr']).version == version]
 
+    def _exec(self, server, *argv):
+        container = self._engine_of(server).containers.get(
+            engine.container_name(server.id))
+        return container.exec_run(list(argv))
+
+    def _left_on(self, host, server, taps):
+        """What of the server remains on ``host``: containers, its
+        migration image, its ports' veths and OVS ports."""
+        client = self.engines[host]
+        left = []
+        for name in (engine.container_name(server.id),
+                     engine.sandbox_name(server.id)):
+            try:
+                client.containers.get(name)
+                left.append('container ' + name)
+            except docker.errors.NotFound:
+                pass
+        try:
+            client.images.get(migration.local_name(server.id))
+            left.append('image ' + migration.local_name(server.id))
+        except docker.errors.ImageNotFound:
+            pass
+        ovs = hosts.first(self.layout) if host == self.first else self.added
+        links = subprocess.run(
+            ovs.command(['ip', '-o', 'link']), capture_output=True,
+            text=True, check=True).stdout
+        ports = openvswitch.vsctl(ovs.layout, 'list-ports',
+                                  openvswitch.INTEGRATION_BRIDGE).split()
+        for tap in taps:
+            if tap + ':' in links or tap + '@' in links:
+                left.append('veth ' + tap)
+            if tap in ports:
+                left.append('OVS port ' + tap)
+        return left
+
+    def _taps(self, server):
+        return ['tap' + port.id[:11]
+                for port in self.conn.network.ports(device_id=server.id)]
+
+    def _wait_on(self, server, status, host):
+        server = self._wait_status(server, status)
+        self.assertEqual(host, self._host_of(server))
+        return server
+
     # Tests
 
     def test_added_host_is_up_in_nova_placement_and_neutron(self):
@@ -229,6 +275,142 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self.assertEqual({self.added_name}, self._in_engines(server))
         self.assertEqual('ACTIVE',
                          self.conn.compute.get_server(server.id).status)
+
+    def test_cold_migration_moves_files_addresses_and_floating_ip(self):
+        server = self._boot_on_host(
+            self.first, 'e2e-hosts-migrated',
+            security_groups=[{'name': 'default'}, {'name': demo.WEB_GROUP}],
+            metadata={'purpose': 'e2e'})
+        self.assertEqual(0, self._exec(
+            server, 'sh', '-c', 'echo written-before > /proof').exit_code)
+        fixed = {v: self._addresses(server, v) for v in (4, 6)}
+        address = self._floating_ip(server).floating_ip_address
+        self.assertTrue(self._until(
+            lambda: self._fetch_from_outside(address) is not None,
+            CONVERGE, 0.5), 'no answer from %s before the move' % address)
+        taps = self._taps(server)
+
+        self.admin.compute.migrate_server(server)
+        server = self._wait_on(server, 'VERIFY_RESIZE', self.added_name)
+        self.conn.compute.confirm_server_resize(server)
+        server = self._wait_on(server, 'ACTIVE', self.added_name)
+
+        self.assertEqual({self.added_name}, self._in_engines(server))
+        self.assertEqual(b'written-before\n',
+                         self._exec(server, 'cat', '/proof').output)
+        self.assertEqual(fixed, {v: self._addresses(server, v)
+                                 for v in (4, 6)})
+        self.assertEqual({'purpose': 'e2e'}, self.conn.compute.get_server(
+            server.id).metadata)
+        memory = self._engine_of(server).containers.get(
+            engine.container_name(server.id)).attrs['HostConfig']['Memory']
+        self.assertEqual(
+            self.conn.compute.find_flavor('m1.tiny').ram * 1024 * 1024,
+            memory)
+        self.assertTrue(self._until(
+            lambda: self._fetch_from_outside(address) == (
+                sample_image.SAMPLE_PAGE), CONVERGE, 0.5),
+            '%s does not serve the page after the move' % address)
+        self.assertEqual([], self._left_on(self.first, server, taps))
+
+    def test_resize_to_the_other_host_and_revert_restores_it(self):
+        server = self._boot_on_host(self.added_name, 'e2e-hosts-resized')
+        self.assertEqual(0, self._exec(
+            server, 'sh', '-c', 'echo written-before > /proof').exit_code)
+        taps = self._taps(server)
+        bigger = self.conn.compute.find_flavor('m1.small')
+        with self._only(self.first):
+            self.conn.compute.resize_server(server, bigger)
+            server = self._wait_on(server, 'VERIFY_RESIZE', self.first)
+        memory = self._engine_of(server).containers.get(
+            engine.container_name(server.id)).attrs['HostConfig']['Memory']
+        self.assertEqual(bigger.ram * 1024 * 1024, memory)
+        self.assertEqual(b'written-before\n',
+                         self._exec(server, 'cat', '/proof').output)
+
+        self.conn.compute.revert_server_resize(server)
+        server = self._wait_on(server, 'ACTIVE', self.added_name)
+        self.assertEqual({self.added_name}, self._in_engines(server))
+        self.assertEqual(b'written-before\n',
+                         self._exec(server, 'cat', '/proof').output)
+        memory = self._engine_of(server).containers.get(
+            engine.container_name(server.id)).attrs['HostConfig']['Memory']
+        self.assertEqual(
+            self.conn.compute.find_flavor('m1.tiny').ram * 1024 * 1024,
+            memory)
+        self.assertEqual([], self._left_on(self.first, server, taps))
+
+    def test_migration_of_a_stopped_server_leaves_it_stopped(self):
+        server = self._boot_on_host(self.first, 'e2e-hosts-stopped')
+        self.conn.compute.stop_server(server)
+        self._wait_status(server, 'SHUTOFF')
+        self.admin.compute.migrate_server(server)
+        server = self._wait_on(server, 'VERIFY_RESIZE', self.added_name)
+        self.conn.compute.confirm_server_resize(server)
+        server = self._wait_on(server, 'SHUTOFF', self.added_name)
+        container = self._engine_of(server).containers.get(
+            engine.container_name(server.id))
+        self.assertNotEqual('running', container.status)
+        self.conn.compute.start_server(server)
+        self._wait_status(server, 'ACTIVE')
+
+    def test_live_migration_is_refused_saying_why(self):
+        server = self._boot_on_host(self.first, 'e2e-hosts-live')
+        self.admin.compute.live_migrate_server(server, host=None,
+                                               block_migration='auto')
+        migrations = []
+        self.assertTrue(self._until(lambda: migrations.extend(
+            m for m in self.admin.compute.migrations(
+                instance_uuid=server.id) if m.status == 'error') or
+            migrations, CONVERGE), 'no failed live migration recorded')
+        server = self._wait_on(server, 'ACTIVE', self.first)
+        self.assertEqual({self.first}, self._in_engines(server))
+        events = self.admin.compute.get_server_action(
+            migrations[0].instance_uuid and
+            next(a for a in self.admin.compute.server_actions(server)
+                 if a.action == 'live-migration').request_id,
+            server).events
+        self.assertIn('checkpoint/restore (CRIU)', str(events))
+
+    def test_evacuation_rebuilds_elsewhere_and_the_return_runs_none_twice(
+            self):
+        web = [{'name': 'default'}, {'name': demo.WEB_GROUP}]
+        evacuated = self._boot_on_host(self.added_name, 'e2e-hosts-evacuated',
+                                       security_groups=web)
+        fixed = self._addresses(evacuated, 4)
+        taps = self._taps(evacuated)
+        # The host dies: its nova-compute and engine stop, and Nova is told.
+        stopped = _aio('compute', 'stop', self.added_name)
+        self.assertEqual(0, stopped.returncode, stopped.stderr)
+        self.addCleanup(self._bring_back)
+        service = next(self.admin.compute.services(
+            binary='nova-compute', host=self.added_name))
+        self.admin.compute.update_service_forced_down(service, forced=True)
+        self.addCleanup(self.admin.compute.update_service_forced_down,
+                        service, forced=False)
+
+        self.admin.compute.evacuate_server(evacuated)
+        evacuated = self._wait_on(evacuated, 'ACTIVE', self.first)
+        self.assertEqual(fixed, self._addresses(evacuated, 4))
+        bystander = self._boot_on_host(self.first, 'e2e-hosts-bystander',
+                                       security_groups=web)
+        self._assert_reaches(bystander, fixed[0])
+
+        self.admin.compute.update_service_forced_down(service, forced=False)
+        self._bring_back()
+        self.assertEqual({self.first}, self._in_engines(evacuated))
+        self.assertEqual([], self._left_on(self.added_name, evacuated, taps))
+        for server in (evacuated, bystander):
+            self.assertEqual('ACTIVE', self.conn.compute.get_server(
+                server.id).status)
+            self.assertEqual('running', self._engine_of(
+                server).containers.get(
+                    engine.container_name(server.id)).status)
+        self._assert_reaches(bystander, fixed[0])
+
+    def _bring_back(self):
+        back = _aio('compute', 'add', self.added_name)
+        self.assertEqual(0, back.returncode, back.stderr)
 
     def test_unknown_and_invalid_names_are_refused(self):
         unknown = _aio('compute', 'remove', 'e2e-no-such-host')
