@@ -47,6 +47,11 @@ def add(layout, name):
     print('compute host %s is up: its nova-compute reports up and Nova '
           'maps it (openstack compute service list --host %s)' % (
               host.name, host.name))
+    if any(s.is_forced_down for s in keystone.connect(layout).compute.services(
+            binary='nova-compute', host=name)):
+        print('It is forced down (its servers were evacuated): once it has '
+              'removed what it ran of them, "openstack compute service set '
+              '--up %s nova-compute"' % name)
     return 0
 
 

@@ -98,6 +98,9 @@ class DockerDriver(driver.ComputeDriver):
         # Glance images are raw (disk_format=raw, container_format=docker).
         supports_image_type_raw=True,
         supports_attach_interface=True,
+        # Nova's rebuild on another host (spawn from the image) is what a
+        # container of a dead host needs.
+        supports_evacuate=True,
     )
 
     def __init__(self, virtapi):

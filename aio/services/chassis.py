@@ -75,6 +75,14 @@ class Chassis(service.Service):
         if not host.first:
             self._vsctl('--may-exist', 'add-port', bridge,
                         host_network.UPLINK)
+        # A bridge already in the database gets its device once
+        # ovs-vswitchd has read it, after its start.
+        if not processes.until(lambda: subprocess.run(
+                host.command(['ip', 'link', 'show', 'dev', bridge]),
+                capture_output=True).returncode == 0, 10):
+            raise processes.ServiceFailed(
+                'ovs-vswitchd', self.layout.log('ovs-vswitchd'),
+                'made no device for the bridge %s in 10 s' % bridge)
         _run(*host.command([
             'ip', 'address', 'replace', '%s/%d' % (
                 host.tunnel_ip, ipaddress.ip_network(

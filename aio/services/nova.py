@@ -27,11 +27,13 @@ def _naive_utc(text):
 def reports_up(control, own, host, binary):
     """Ready once Nova's services API shows the process's service on
     ``host`` up and updated since the process started (its pid file in
-    the ``own`` state; an earlier run's record reads up for a minute)."""
+    the ``own`` state; an earlier run's record reads up for a minute). A
+    service an operator forced down (a host whose servers were evacuated)
+    reads down until they unset it, which they do once it has run."""
     def up(conn):
         started = processes.started_at(own, binary)
         return any(
-            s.state == 'up' and s.updated_at
+            (s.state == 'up' or s.is_forced_down) and s.updated_at
             and _naive_utc(s.updated_at) > started
             for s in conn.compute.services(binary=binary, host=host))
     return keystone.asks_api(
