@@ -30,9 +30,12 @@ class AllInOneBenchTestCase(testtools.TestCase):
         self.assertRegex(out, r'stack of 1 containers until CREATE_COMPLETE')
 
     def test_hosts_bench(self):
-        out = run_bench(self, 'hosts_bench.py', '--many', '1')
+        out = run_bench(self, 'hosts_bench.py', '--many', '1',
+                        '--migrate-mib', '1')
         self.assertRegex(out, r'compute add until its nova-compute is up '
                               r'and mapped: [0-9.]+ s')
         self.assertRegex(out, r'added host idle memory \(PSS\): [0-9]+ MiB')
         self.assertRegex(out, r'1 servers with a port each in one request '
                               r'.*ratio two / one [0-9.]+')
+        self.assertRegex(out, r'cold migration of a server that wrote 1 MiB '
+                              r'.*ratio [0-9.]+')

@@ -289,7 +289,7 @@ class HeatTest(aio_base.AllInOneBase):
                 ({'volumes': {'/data': {}}}, 'volumes'),
                 ({'port_bindings': {'80/tcp': [{'HostPort': '80'}]}},
                  'floating IP'),
-                ({'docker_endpoint': 'tcp://192.0.2.1:2375'},
+                ({'docker_endpoint': 'tcp://203.0.113.1:2375'},
                  'docker_endpoint'),
                 ({'restart_policy': {'Name': 'always'}}, 'restart_policy'),
                 ({'cap_add': ['NET_ADMIN']}, 'cap_add'),

@@ -182,13 +182,15 @@ class DockerDriverTestCase(test.TestCase):
         self.assertEqual(power_state.SHUTDOWN,
                          self.driver.get_info(instance).state)
 
-    def test_resize_to_another_host_is_refused_and_leaves_it_running(self):
+    def test_move_without_a_registry_is_refused_and_leaves_it_running(self):
         instance = self._spawn()
+        self.flags(registry=None, group='docker')
+        # Another host's address (never contacted).
         error = self.assertRaises(
             exception.InstanceFaultRollback,
             self.driver.migrate_disk_and_power_off, self.ctxt, instance,
-            '192.0.2.10', instance.flavor, [])
-        self.assertIn('resized on its own host only',
+            '172.24.5.9', instance.flavor, [])
+        self.assertIn('[docker] registry is not set',
                       error.inner_exception.format_message())
         self.assertEqual(power_state.RUNNING,
                          self.driver.get_info(instance).state)

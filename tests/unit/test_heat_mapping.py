@@ -139,7 +139,7 @@ class RefusedTestCase(testtools.TestCase):
             'docker_endpoint': None}))
         refused = dict(mapping.refused({
             'privileged': True, 'port_bindings': {'80/tcp': []},
-            'restart_policy': {'Name': 'always'}, 'dns': ['192.0.2.53']}))
+            'restart_policy': {'Name': 'always'}, 'dns': ['203.0.113.53']}))
         self.assertEqual(['dns', 'port_bindings', 'privileged',
                           'restart_policy'], sorted(refused))
         self.assertIn('floating IP', refused['port_bindings'])
