@@ -1,6 +1,7 @@
 """Two compute hosts under one cloud, end to end: the all-in-one's first
 host and one that ``tools/aio compute add`` makes for these tests (and
-``compute remove`` removes after them).
+``compute remove`` removes after them): scheduling, networking, moving
+servers between them, and a host's death.
 
 Traffic goes only between containers of the all-in-one's networks and its
 outside world (the namespace aio-outside).
