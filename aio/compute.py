@@ -11,10 +11,24 @@ from aio import hosts
 from aio import processes
 from aio import services as aio_services
 from aio.services import keystone
+from aio.services import nova
 
 
-def _bring_up(host):
-    return commands.up(host.layout, aio_services.of_host(host),
+def _forced_down(host):
+    return any(s.is_forced_down for s in keystone.connect(
+        host.control).compute.services(binary='nova-compute',
+                                       host=host.name))
+
+
+def _bring_up(host, forced_down=False):
+    """Its services started; a host Nova has forced down (its servers
+    evacuated) must start so, and is ready once its nova-compute has
+    reported."""
+    services = aio_services.of_host(host)
+    for described in services:
+        if isinstance(described, nova.Compute):
+            described.forced_down_ok = forced_down
+    return commands.up(host.layout, services,
                        elsewhere=aio_services.control_names())
 
 
@@ -39,7 +53,8 @@ def add(layout, name):
     print('==> Compute host %s (namespace %s, management address %s, '
           'tunnel address %s)' % (host.name, host.namespace,
                                   host.management_ip, host.tunnel_ip))
-    if _bring_up(host):
+    forced_down = _forced_down(host)
+    if _bring_up(host, forced_down):
         print('Once the cause is fixed, run "tools/aio compute add %s" '
               'again; or remove the host: "tools/aio compute remove %s"' % (
                   name, name), file=sys.stderr)
@@ -47,8 +62,7 @@ def add(layout, name):
     print('compute host %s is up: its nova-compute reports up and Nova '
           'maps it (openstack compute service list --host %s)' % (
               host.name, host.name))
-    if any(s.is_forced_down for s in keystone.connect(layout).compute.services(
-            binary='nova-compute', host=name)):
+    if forced_down:
         print('It is forced down (its servers were evacuated): once it has '
               'removed what it ran of them, "openstack compute service set '
               '--up %s nova-compute"' % name)
@@ -123,7 +137,8 @@ def remove(layout, name):
 
 def up_all(layout):
     """Brings every added host up; 1 if any failed."""
-    return max([_bring_up(host) for host in hosts.added(layout)] or [0])
+    return max([_bring_up(host, _forced_down(host))
+                for host in hosts.added(layout)] or [0])
 
 
 def stop_all(layout):

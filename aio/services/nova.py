@@ -24,17 +24,18 @@ def _naive_utc(text):
     return datetime.datetime.fromisoformat(text).replace(tzinfo=None)
 
 
-def reports_up(control, own, host, binary):
+def reports_up(control, own, host, binary, forced_down_ok=False):
     """Ready once Nova's services API shows the process's service on
     ``host`` up and updated since the process started (its pid file in
-    the ``own`` state; an earlier run's record reads up for a minute). A
-    service an operator forced down (a host whose servers were evacuated)
-    reads down until they unset it, which they do once it has run."""
+    the ``own`` state; an earlier run's record reads up for a minute).
+    With ``forced_down_ok``, a service an operator forced down (a host
+    whose servers were evacuated, which must start so before they unset
+    it) is ready once it has reported."""
     def up(conn):
         started = processes.started_at(own, binary)
         return any(
-            (s.state == 'up' or s.is_forced_down) and s.updated_at
-            and _naive_utc(s.updated_at) > started
+            (s.state == 'up' or forced_down_ok and s.is_forced_down)
+            and s.updated_at and _naive_utc(s.updated_at) > started
             for s in conn.compute.services(binary=binary, host=host))
     return keystone.asks_api(
         control, "reports up in Nova's compute services API", up)
@@ -162,6 +163,8 @@ class Compute(service.Service):
     (DevStack's nova-cpu.conf): the settings that differ between hosts
     are all in ``_own``."""
     name = 'nova-compute'
+    # Set for the bring-up of a host Nova has forced down.
+    forced_down_ok = False
 
     @property
     def after(self):
@@ -230,7 +233,8 @@ class Compute(service.Service):
             'nova-compute', host.command([
                 self.layout.bin('nova-compute'),
                 '--config-file', self.etc('nova-cpu.conf')]),
-            reports_up(host.control, self.layout, host.name, 'nova-compute'),
+            reports_up(host.control, self.layout, host.name, 'nova-compute',
+                       self.forced_down_ok),
             openvswitch.client_env(self.layout), timeout=120,
             stop_timeout=5)]
 
