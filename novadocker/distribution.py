@@ -67,32 +67,38 @@ def manifest_to_pull(glance_api, context, glance_id):
                     digest, image_id)
 
 
+def pull_as(engine, repository, digest, image_id, token, name, tag):
+    """``repository@digest`` pulled with the user's ``token``, checked to
+    be the image ``image_id`` and named ``name:tag`` instead, so that
+    removing that name frees it. Raises EngineError on any failure."""
+    reference = '%s@%s' % (repository, digest)
+    image = engine.pull_image(repository, digest, {
+        'username': registry.TOKEN_USER, 'password': token})
+    if image.id != image_id:
+        engine.remove_image(reference)
+        raise engine_mod.EngineError(
+            action='pull %s' % reference,
+            reason='it gave image %s, not %s' % (image.id, image_id))
+    engine.tag_image(image, name, tag)
+    engine.remove_image(reference)
+    return image
+
+
 def pull(engine, manifest, token, repository):
-    """The manifest's image pulled with the user's ``token`` and named
-    ``repository:<Glance image id>`` instead of its repository@digest, so
-    that removing that name frees it; None on any failure (why is
-    logged)."""
+    """The manifest's image as ``repository:<Glance image id>`` (pull_as);
+    None on any failure (why is logged)."""
     try:
-        image = engine.pull_image(manifest.repository, manifest.digest, {
-            'username': registry.TOKEN_USER, 'password': token})
+        image = pull_as(engine, manifest.repository, manifest.digest,
+                        manifest.image_id, token, repository,
+                        manifest.glance_id)
     except engine_mod.EngineError as e:
         LOG.warning('Could not pull Glance image %(id)s from %(ref)s '
                     '(%(error)s); loading it from Glance instead',
                     {'id': manifest.glance_id, 'ref': manifest.reference,
                      'error': e})
         return None
-    if image.id != manifest.image_id:
-        LOG.warning('Pulling Glance image %(id)s from %(ref)s gave image '
-                    '%(got)s, not %(expected)s; loading it from Glance '
-                    'instead', {'id': manifest.glance_id,
-                                'ref': manifest.reference, 'got': image.id,
-                                'expected': manifest.image_id})
-        engine.remove_image(manifest.reference)
-        return None
     LOG.info('Pulled Glance image %(id)s from %(ref)s',
              {'id': manifest.glance_id, 'ref': manifest.reference})
-    engine.tag_image(image, repository, manifest.glance_id)
-    engine.remove_image(manifest.reference)
     return image
 
 

@@ -18,7 +18,7 @@ from nova.i18n import _
 from oslo_log import log as logging
 
 from novadocker import conf
-from novadocker import engine as engine_mod
+from novadocker import distribution
 from novadocker import registry
 
 CONF = conf.CONF
@@ -63,17 +63,9 @@ def send(docker_engine, container, instance, context):
 def receive(docker_engine, disk_info, instance, context):
     """Pulls what ``send`` pushed; its local name."""
     moved = json.loads(disk_info)
-    image = docker_engine.pull_image(moved['repository'], moved['digest'], {
-        'username': registry.TOKEN_USER, 'password': context.auth_token})
-    pulled = '%s@%s' % (moved['repository'], moved['digest'])
-    if image.id != moved['image_id']:
-        docker_engine.remove_image(pulled)
-        raise engine_mod.EngineError(
-            action='pull %s' % pulled,
-            reason='it gave image %s, not the pushed %s' % (
-                image.id, moved['image_id']))
-    docker_engine.tag_image(image, REPOSITORY, instance.uuid)
-    docker_engine.remove_image(pulled)
+    distribution.pull_as(docker_engine, moved['repository'], moved['digest'],
+                         moved['image_id'], context.auth_token, REPOSITORY,
+                         instance.uuid)
     return local_name(instance.uuid)
 
 
