@@ -148,31 +148,33 @@ def claim_namespace(layout, name, marker_link):
     return False
 
 
-def remove_namespace(layout, name, marker_link):
-    """Deletes the namespace if this state's record lists it and the host
-    does not mark it as another's. Returns whether it deleted it."""
+def _remove_recorded(layout, kind, name, exists, holder, delete_argv):
+    """Runs ``ip delete_argv`` if this state's record lists the resource,
+    it ``exists`` and the host does not mark it as another's (``holder``
+    is the mark's owner, None without a mark); forgets the record either
+    way. Returns whether it deleted it."""
     record = Record(layout)
-    if not record.lists('netns', name):
+    if not record.lists(kind, name):
         return False
-    removed = False
-    if namespace_exists(name) and owner(marker_link, name) in (
-            None, layout.state):
-        _ip('netns', 'delete', name)
-        removed = True
-    record.discard('netns', name)
+    removed = exists and holder in (None, layout.state)
+    if removed:
+        _ip(*delete_argv)
+    record.discard(kind, name)
     return removed
+
+
+def remove_namespace(layout, name, marker_link):
+    """Deletes the namespace (and every link in it) if it is this
+    state's: see _remove_recorded."""
+    exists = namespace_exists(name)
+    return _remove_recorded(
+        layout, 'netns', name, exists,
+        owner(marker_link, name) if exists else None,
+        ('netns', 'delete', name))
 
 
 def remove_link(layout, name):
-    """Deletes the link (of this namespace) if this state's record lists
-    it and the host does not mark it as another's. Returns whether it
-    deleted it."""
-    record = Record(layout)
-    if not record.lists('link', name):
-        return False
-    removed = False
-    if link(name) is not None and owner(name) in (None, layout.state):
-        _ip('link', 'delete', 'dev', name)
-        removed = True
-    record.discard('link', name)
-    return removed
+    """Deletes the link (of this namespace) if it is this state's: see
+    _remove_recorded."""
+    return _remove_recorded(layout, 'link', name, link(name) is not None,
+                            owner(name), ('link', 'delete', 'dev', name))
