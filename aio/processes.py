@@ -146,6 +146,14 @@ def started_at(layout, name):
         datetime.timezone.utc).replace(tzinfo=None)
 
 
+def reported_since_start(layout, name, updated_at):
+    """Whether a service record's ``updated_at`` (ISO, UTC), as Nova's and
+    Cinder's services APIs give it, is newer than the process's start (an
+    earlier run's record reads up for a minute)."""
+    return bool(updated_at) and datetime.datetime.fromisoformat(
+        updated_at).replace(tzinfo=None) > started_at(layout, name)
+
+
 def check_alive(layout, name):
     """Raises ServiceFailed, with its exit code if known, if the service's
     process is gone."""

@@ -7,6 +7,12 @@ VENV=$REPO/.venv
 # program).
 DEBIAN_PACKAGES=(docker.io busybox-static rabbitmq-server mariadb-server iproute2
     openvswitch-switch ovn-central ovn-host catatonit docker-registry ethtool)
+# Ceph for the volumes (aio/services/ceph.py): rbd-fuse and loop devices
+# attach them (the kernel here has no rbd module); python3-rados and
+# python3-rbd are the bindings Cinder's RBD driver imports. Without their
+# recommends: rbd-fuse's would replace fuse3 with fuse 2.
+CEPH_PACKAGES=(ceph-mon ceph-mgr ceph-osd ceph-common rbd-fuse python3-rados
+    python3-rbd)
 mkdir -p "$STATE/log"
 
 stage() { STAGE_START=$EPOCHREALTIME; printf '==> %s\n' "$*"; }
@@ -14,15 +20,16 @@ stage_done() { awk -v s="$STAGE_START" -v e="$EPOCHREALTIME" 'BEGIN { printf "  
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 ensure_debian_packages() {
-    local missing=()
+    local missing=() options=()
+    [ "$1" = --no-install-recommends ] && { options=("$1"); shift; }
     for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     stage "Installing Debian packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" > "$STATE/log/apt.log" 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${options[@]}" "${missing[@]}" > "$STATE/log/apt.log" 2>&1 || {
         apt-get update -q >> "$STATE/log/apt.log" 2>&1
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >> "$STATE/log/apt.log" 2>&1
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${options[@]}" "${missing[@]}" >> "$STATE/log/apt.log" 2>&1
     } || die "apt-get install ${missing[*]} failed; read $STATE/log/apt.log"
     stage_done
 }

@@ -20,7 +20,9 @@ import os
 from aio import hosts
 from aio import plan
 
+from aio.services import ceph
 from aio.services import chassis
+from aio.services import cinder
 from aio.services import docker_engine
 from aio.services import glance
 from aio.services import heat
@@ -40,10 +42,12 @@ CONTROL = (
     mariadb.MariaDB,
     rabbitmq.RabbitMQ,
     management.Management,
+    ceph.Ceph,
     ovn.OVN,
     keystone.Keystone,
     placement.Placement,
     glance.Glance,
+    cinder.Cinder,
     neutron.Neutron,
     nova.Nova,
     registry.Registry,

@@ -1,13 +1,12 @@
 """Nova with the Docker driver: API, conductor, scheduler and compute."""
 
-import datetime
-
 import docker
 
 from aio import layout as aio_layout
 from aio import processes
 from aio import service
 from aio.layout import HOST
+from aio.services import cinder
 from aio.services import keystone
 from aio.services import mariadb
 from aio.services import openvswitch
@@ -20,10 +19,6 @@ API_PORT = 8774
 PRIVSEP_CONTEXTS = ('vif_plug_ovs_privileged', 'novadocker_privileged')
 
 
-def _naive_utc(text):
-    return datetime.datetime.fromisoformat(text).replace(tzinfo=None)
-
-
 def reports_up(control, own, host, binary, forced_down_ok=False):
     """Ready once Nova's services API shows the process's service on
     ``host`` up and updated since the process started (its pid file in
@@ -32,10 +27,9 @@ def reports_up(control, own, host, binary, forced_down_ok=False):
     whose servers were evacuated, which must start so before they unset
     it) is ready once it has reported."""
     def up(conn):
-        started = processes.started_at(own, binary)
         return any(
             (s.state == 'up' or forced_down_ok and s.is_forced_down)
-            and s.updated_at and _naive_utc(s.updated_at) > started
+            and processes.reported_since_start(own, binary, s.updated_at)
             for s in conn.compute.services(binary=binary, host=host))
     return keystone.asks_api(
         control, "reports up in Nova's compute services API", up)
@@ -54,6 +48,11 @@ def _shared(control):
         'neutron': dict(keystone.service_auth(control, 'neutron'),
                         service_metadata_proxy='false'),
         'glance': {'region_name': aio_layout.REGION},
+        # Volumes: Nova calls Cinder as the user, and as itself where it
+        # cleans up after one.
+        'cinder': dict(keystone.service_auth(control, 'nova'),
+                       os_region_name=aio_layout.REGION,
+                       catalog_info=cinder.CATALOG_INFO),
         'vnc': {'enabled': 'false'},
     }
 
