@@ -65,6 +65,20 @@ docker_opts = [
                     'it lacks; on any failure the image is loaded from '
                     'Glance. Unset: always from Glance. Images naming '
                     'another registry are always loaded from Glance.'),
+    cfg.StrOpt('volumes_dir', default='$state_path/docker-volumes',
+               help='Directory under which attached volumes are mounted on '
+                    'this host (made a shared mount at start), for the '
+                    'containers to see.'),
+    cfg.StrOpt('volumes_mount_point', default='/volumes',
+               help='Directory inside every container where its attached '
+                    'volumes appear, each named by its device: the volume '
+                    'attached as /dev/vdb is /volumes/vdb. A server\'s '
+                    'metadata docker:volumes chooses another at boot.'),
+    cfg.StrOpt('ceph_conf', default='/etc/ceph/ceph.conf',
+               help='Ceph configuration file for attaching RBD volumes: '
+                    'the monitors, and the keyring of the client Cinder '
+                    'names in its connections (rbd_user), as libvirt '
+                    'hosts hold it in a secret.'),
     cfg.ListOpt('sandbox_command', default=['/usr/bin/catatonit', '-P'],
                 help='Command of the sandbox container that holds each '
                      'instance\'s network namespace: a statically linked '

@@ -7,6 +7,7 @@ from novadocker import conf
 from novadocker import engine
 from novadocker import flavor as flavor_limits
 from novadocker import metadata
+from novadocker import volumes
 
 CONF = conf.CONF
 
@@ -68,8 +69,11 @@ def create_kwargs(instance, image_meta, image_ref, sandbox_id,
     command = image_meta.properties.get('os_command_line')
     if command:
         kwargs['command'] = command
-    if key_binds:
-        kwargs['volumes'] = key_binds
+    # The instance's volumes directory, where later attaches show while
+    # it runs (volumes module), and its key, if injected.
+    kwargs['volumes'] = dict(key_binds or {}, **volumes.bind(
+        instance.uuid, metadata.volumes_mount_point(
+            instance.metadata, CONF.docker.volumes_mount_point)))
     kwargs.update(flavor_limits.limits(instance.flavor))
     kwargs.update(metadata.create_options(instance.metadata))
     return kwargs

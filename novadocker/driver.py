@@ -28,12 +28,13 @@ without it.
   the QEMU guest agent).
 - quiesce, unquiesce: docker commit pauses the container itself.
 - trigger_crash_dump: a container has no NMI to inject.
-- attach_volume, detach_volume, swap_volume, extend_volume,
-  get_volume_connector, get_all_volume_usage, block_stats,
-  volume_snapshot_create and _delete, default_root_device_name,
-  default_device_names_for_instance, get_device_name_for_instance,
-  mount_share, umount_share, is_share_mounted: volumes (and Manila shares)
-  come in a later issue; Nova names devices itself meanwhile.
+- swap_volume, extend_volume, get_all_volume_usage, block_stats,
+  volume_snapshot_create and _delete: not yet; Nova refuses them.
+- default_device_names_for_instance, get_device_name_for_instance:
+  Nova's own naming after the root's name (default_root_device_name):
+  the first volume is /dev/vdb, which names its directory in the
+  container.
+- mount_share, umount_share, is_share_mounted: Manila shares come later.
 - get_vnc_console, get_spice_console, get_mks_console, get_serial_console:
   consoles come in a later issue; get_console_output gives the output.
 - cache_image: no pre-caching through aggregates; a boot loads its image,
@@ -76,11 +77,13 @@ from novadocker import metadata
 from novadocker import migration
 from novadocker import sandbox
 from novadocker import vif
+from novadocker import volumes
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
 CONSOLE_LOG_BYTES = 100 * units.Ki
+ROOT_DEVICE_NAME = '/dev/vda'
 FAILED_START_OUTPUT_LINES = 20
 FAULT_OUTPUT_CHARS = 60
 POWER_TRANSITIONS = {
@@ -114,6 +117,7 @@ class DockerDriver(driver.ComputeDriver):
     def init_host(self, host):
         self._engine.ping()
         os.makedirs(CONF.docker.data_dir, mode=0o700, exist_ok=True)
+        volumes.prepare_host()
         sandbox.ensure_image(self._engine)
         if self._watcher is None:
             self._watcher = lifecycle.Watcher(self.emit_event,
@@ -217,14 +221,19 @@ class DockerDriver(driver.ComputeDriver):
         try:
             sandbox.check_pluggable(network_info)
             metadata.create_options(instance.metadata)
+            _check_no_root_volume(block_device_info)
         except vif.UnpluggablePort as e:
             raise exception.BuildAbortException(
                 instance_uuid=instance.uuid, reason=e.format_message()) from e
         except metadata.Invalid as e:
             raise exception.BuildAbortException(
                 instance_uuid=instance.uuid, reason=str(e)) from e
+        except exception.InvalidInput as e:
+            raise exception.BuildAbortException(
+                instance_uuid=instance.uuid, reason=e.format_message()) from e
         image_ref = self._images.ensure_loaded(context, image_meta)
         try:
+            self._connect_volumes(instance, block_device_info)
             key_binds = keys.binds(instance)
             with sandbox.created_with_ports(self._engine, self.virtapi,
                                             instance, network_info,
@@ -236,7 +245,7 @@ class DockerDriver(driver.ComputeDriver):
         except Exception as e:
             self._discard(instance, network_info)
             # What no other host can boot either: no rescheduling.
-            if isinstance(e, (engine.EngineRefused, exception.InvalidInput)):
+            if isinstance(e, (engine.EngineRefused, exception.Invalid)):
                 raise exception.BuildAbortException(
                     instance_uuid=instance.uuid,
                     reason=e.format_message()) from e
@@ -296,6 +305,50 @@ class DockerDriver(driver.ComputeDriver):
     def detach_interface(self, context, instance, port):
         vif.unplug(instance, port)
 
+    # Volumes
+
+    def get_volume_connector(self, instance):
+        """What Cinder learns of this host when it exports a volume to it.
+        Ceph volumes need nothing of it; the host's address and name are
+        what other backends ask for."""
+        return {'ip': CONF.my_block_storage_ip, 'host': CONF.host,
+                'multipath': False, 'platform': 'x86_64', 'os_type': 'linux'}
+
+    def default_root_device_name(self, instance, image_meta, root_bdm):
+        """The image's root, as a virtio disk would be named: volumes are
+        then vdb, vdc, ... as on libvirt hosts."""
+        return ROOT_DEVICE_NAME
+
+    def attach_volume(self, context, connection_info, instance, mountpoint,
+                      disk_bus=None, device_type=None, encryption=None):
+        if encryption:
+            raise exception.VolumeEncryptionNotSupported(
+                volume_type='encrypted', volume_id=_volume_id(connection_info))
+        try:
+            volumes.connect(instance.uuid, _volume_id(connection_info),
+                            connection_info, mountpoint)
+        except volumes.Unattachable as e:
+            raise exception.InvalidVolume(reason=str(e)) from e
+        LOG.info('Volume %s mounted at %s in the container',
+                 _volume_id(connection_info), volumes.device_name(mountpoint),
+                 instance=instance)
+
+    def detach_volume(self, context, connection_info, instance, mountpoint,
+                      encryption=None):
+        volumes.disconnect(instance.uuid, mountpoint)
+
+    def _connect_volumes(self, instance, block_device_info):
+        """The instance's attached volumes mounted where its container sees
+        them (those already mounted stay)."""
+        volumes.ensure_instance_dir(instance.uuid)
+        for bdm in driver.block_device_info_get_mapping(block_device_info):
+            try:
+                volumes.connect(instance.uuid,
+                                _volume_id(bdm['connection_info']),
+                                bdm['connection_info'], bdm['mount_device'])
+            except volumes.Unattachable as e:
+                raise exception.InvalidVolume(reason=str(e)) from e
+
     # Power
 
     def reboot(self, context, instance, network_info, reboot_type,
@@ -303,6 +356,7 @@ class DockerDriver(driver.ComputeDriver):
                accel_info=None, share_info=None):
         container = self._engine.get(instance)
         self._unpause(container)
+        self._connect_volumes(instance, block_device_info)
         if reboot_type == 'SOFT':
             self._engine.stop(container, CONF.docker.stop_timeout)
         else:
@@ -319,6 +373,8 @@ class DockerDriver(driver.ComputeDriver):
         container = self._engine.get(instance)
         self._unpause(container)
         if container_mod.power_state_of(container) != power_state.RUNNING:
+            # After the host's restart, the volumes are mounted again.
+            self._connect_volumes(instance, block_device_info)
             self._start_with_ports(instance, network_info, container)
 
     def pause(self, instance):
@@ -382,6 +438,7 @@ class DockerDriver(driver.ComputeDriver):
                     'could not move the container\'s files through the '
                     'registry: %s') % e.format_message())) from e
         sandbox.unplug_ports(instance, network_info)
+        volumes.disconnect_all(instance.uuid)
         return disk_info
 
     def finish_migration(self, context, migration_record, instance,
@@ -394,6 +451,7 @@ class DockerDriver(driver.ComputeDriver):
         image_ref = migration.receive(self._engine, disk_info, instance,
                                       context)
         try:
+            self._connect_volumes(instance, block_device_info)
             with sandbox.created_with_ports(self._engine, self.virtapi,
                                             instance, network_info,
                                             wait_for_neutron=power_on) as held:
@@ -424,6 +482,7 @@ class DockerDriver(driver.ComputeDriver):
                                 migration_record, block_device_info=None,
                                 power_on=True, share_info=None):
         migration.forget(self._engine, instance)
+        self._connect_volumes(instance, block_device_info)
         self._resized(instance, network_info, power_on)
 
     @staticmethod
@@ -551,4 +610,23 @@ class DockerDriver(driver.ComputeDriver):
         if not self._engine.remove(name):
             LOG.debug('No container %s to remove', name, instance=instance)
         sandbox.remove(self._engine, instance, network_info)
+        volumes.disconnect_all(instance.uuid)
         migration.forget(self._engine, instance)
+
+
+def _volume_id(connection_info):
+    return connection_info.get('serial') or \
+        connection_info['data'].get('volume_id')
+
+
+def _check_no_root_volume(block_device_info):
+    """A container's root filesystem is its image: a server booted from a
+    volume is refused."""
+    if any(bdm.get('boot_index') == 0 for bdm in
+           driver.block_device_info_get_mapping(block_device_info)):
+        raise exception.InvalidInput(reason=_(
+            'a container\'s root filesystem is its image and cannot be a '
+            'volume: boot from a docker image, and attach the volume '
+            '(openstack server create --image ... --block-device '
+            'source_type=volume,uuid=VOLUME,destination_type=volume,'
+            'boot_index=-1, or openstack server add volume)'))

@@ -9,7 +9,10 @@ container's process runs.
   the container;
 - ``docker:tty``: ``true`` gives the process a terminal (``docker run -t``);
 - ``docker:stdin``: ``true`` keeps its standard input open (``-i``);
-- ``docker:read_only``: ``true`` makes the root filesystem read-only.
+- ``docker:read_only``: ``true`` makes the root filesystem read-only;
+- ``docker:volumes``: the directory where attached volumes appear
+  (``/data``: the volume attached as /dev/vdb is ``/data/vdb``), instead
+  of the driver's ``[docker] volumes_mount_point``.
 
 They change only what runs inside the container, with the confinement
 every container has (no capability, device or mount comes from them), so
@@ -19,14 +22,18 @@ or a bad value fails the boot with a message naming the key.
 """
 
 import json
+import posixpath
 import re
 import shlex
 
 from oslo_utils import strutils
 
 PREFIX = 'docker:'
-CMD, USER, TTY, STDIN, READ_ONLY = (
-    PREFIX + name for name in ('cmd', 'user', 'tty', 'stdin', 'read_only'))
+CMD, USER, TTY, STDIN, READ_ONLY, VOLUMES = (
+    PREFIX + name for name in ('cmd', 'user', 'tty', 'stdin', 'read_only',
+                               'volumes'))
+# The kernel's own filesystems: no volume directory over them.
+_SYSTEM_DIRS = ('/proc', '/sys', '/dev')
 _NAME = r'[A-Za-z0-9_][A-Za-z0-9_.-]*'
 _USER = re.compile(r'^%s(:%s)?$' % (_NAME, _NAME))
 
@@ -74,12 +81,24 @@ def _user(value):
     return value
 
 
+def _volumes_dir(value):
+    normal = posixpath.normpath(value)
+    if (not value.startswith('/') or normal != value.rstrip('/') or
+            normal == '/' or any(normal == d or normal.startswith(d + '/')
+                                 for d in _SYSTEM_DIRS)):
+        raise _invalid(VOLUMES, value, 'an absolute directory (not /, '
+                                       '/proc, /sys or /dev) without . or ..')
+    return normal
+
+
 _OPTIONS = {
     CMD: lambda value: {'command': _command(value)},
     USER: lambda value: {'user': _user(value)},
     TTY: lambda value: {'tty': _flag(TTY, value)},
     STDIN: lambda value: {'stdin_open': _flag(STDIN, value)},
     READ_ONLY: lambda value: {'read_only': _flag(READ_ONLY, value)},
+    # Not an option of the engine's: volumes_mount_point reads it.
+    VOLUMES: lambda value: _volumes_dir(value) and {},
 }
 
 
@@ -100,3 +119,9 @@ def create_options(metadata):
                 key, ', '.join(sorted(_OPTIONS))))
         options.update(_OPTIONS[key](value))
     return options
+
+
+def volumes_mount_point(metadata, default):
+    """Where the container's attached volumes appear."""
+    value = (metadata or {}).get(VOLUMES)
+    return _volumes_dir(value) if value else default

@@ -31,6 +31,9 @@ ENGINE_SOCKET = '/var/run/docker.sock'
 # test runs (clones of this repository) may share one engine.
 TEST_HOST = 'test-%s' % uuidutils.generate_uuid()[:8]
 TEST_REPOSITORY = 'novadocker-test/busybox'
+# The driver's volumes directory in every test: the driver makes it a
+# shared mount, which stays (as on a compute host), so one for all runs.
+VOLUMES_DIR = '/run/novadocker-tests/volumes'
 # PID 1 of a container ignores SIGTERM unless it traps it; this command exits
 # promptly on docker stop and writes a marker to its output.
 LONG_RUNNING_CMD = ["/bin/sh", "-c",

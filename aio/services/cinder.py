@@ -88,6 +88,10 @@ class Cinder(service.Service):
                 'enabled_backends': BACKEND,
                 'glance_api_servers': aio_layout.url(9292),
                 'osapi_volume_workers': '1',
+                # Which filters each list call accepts (the CLI finds a
+                # volume by name with one).
+                'resource_query_filters_file': layout.wheel_etc(
+                    'cinder', 'resource_filters.json'),
             },
             BACKEND: {
                 'volume_driver': 'cinder.volume.drivers.rbd.RBDDriver',

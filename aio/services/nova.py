@@ -6,6 +6,7 @@ from aio import layout as aio_layout
 from aio import processes
 from aio import service
 from aio.layout import HOST
+from aio.services import ceph
 from aio.services import cinder
 from aio.services import keystone
 from aio.services import mariadb
@@ -186,9 +187,12 @@ class Compute(service.Service):
             },
             'oslo_concurrency': {'lock_path': self.data('locks')},
             'docker': dict({'host_url': host.docker_url,
-                            'data_dir': self.data('docker')}, **(
+                            'data_dir': self.data('docker'),
+                            'volumes_dir': self.data('volumes')}, **(
                 {'registry': registry.ADDRESS}
-                if registry.Registry.name in self.peers else {})),
+                if registry.Registry.name in self.peers else {}), **(
+                {'ceph_conf': ceph.conf(host.control)}
+                if ceph.Ceph.name in self.peers else {})),
             'os_vif_ovs': {
                 'ovsdb_connection': openvswitch.ovsdb_connection(
                     self.layout)},

@@ -19,6 +19,7 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
         self.driver_module = 'novadocker.driver.DockerDriver'
         super().setUp()
         self.flags(host=base.TEST_HOST)
+        self.flags(volumes_dir=base.VOLUMES_DIR, group='docker')
         self.client = base.docker_client()
         self.image_service = self.useFixture(
             base.StreamingGlanceFixture(self))

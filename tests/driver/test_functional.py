@@ -66,7 +66,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         os_vif.objects.register_all()
         self.flags(compute_driver='docker.DockerDriver')
         self.flags(data_dir=self.useFixture(fixtures.TempDir()).path,
-                   group='docker')
+                   volumes_dir=base.VOLUMES_DIR, group='docker')
         # The paste file ships in the wheel's data files, not in the package.
         self.flags(api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')

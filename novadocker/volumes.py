@@ -1,0 +1,274 @@
+"""Cinder volumes inside containers, attached and detached while they run.
+
+A Ceph RBD volume reaches this host without the kernel's rbd module:
+rbd-fuse shows the volume's image as a file, a loop device makes it a
+block device, and its filesystem (ext4, made on its first attach only) is
+mounted at ``<volumes_dir>/instances/<uuid>/<device>``. Each container is
+made with its instance's directory bound at the server's volume directory
+(``[docker] volumes_mount_point``, or the server's ``docker:volumes``
+metadata) as a slave of the host's mounts, so a mount made or removed
+there later shows in the running container: the volume attached as
+/dev/vdb is ``/volumes/vdb`` inside.
+
+Under ``[docker] volumes_dir``, a shared mount (prepare_host):
+  instances/<uuid>/<device>  a volume's filesystem, seen by the container
+  rbd/<volume id>/            rbd-fuse's mount: one file, the volume
+
+Everything mounted here is found again from the mounts themselves (a
+mount's loop device names its backing file, whose directory names the
+volume), so nothing is recorded beside them.
+"""
+
+import os
+import re
+import time
+
+from oslo_concurrency import processutils
+from oslo_log import log as logging
+
+from novadocker import conf
+from novadocker import privsep
+
+CONF = conf.CONF
+LOG = logging.getLogger(__name__)
+
+FILESYSTEM = 'ext4'
+# How long rbd-fuse may take to show the volume after it has mounted (it
+# connects to the cluster once in the background).
+RBD_FUSE_SECONDS = 20
+_DEVICE = re.compile(r'^[a-z][a-z0-9]{0,31}$')
+
+
+class Unattachable(Exception):
+    """A volume this host cannot attach; the message says why."""
+
+
+def device_name(mountpoint):
+    """The directory name of the volume Nova attaches at ``mountpoint``
+    (``/dev/vdb`` -> ``vdb``)."""
+    name = os.path.basename(mountpoint or '')
+    if not _DEVICE.match(name):
+        raise Unattachable('the device name %r is not one this driver can '
+                           'name a directory after (e.g. /dev/vdb)'
+                           % mountpoint)
+    return name
+
+
+def _instances_dir():
+    return os.path.join(CONF.docker.volumes_dir, 'instances')
+
+
+def instance_dir(instance_uuid):
+    return os.path.join(_instances_dir(), instance_uuid)
+
+
+def _rbd_dir(volume_id):
+    return os.path.join(CONF.docker.volumes_dir, 'rbd', volume_id)
+
+
+def bind(instance_uuid, mount_point):
+    """The ``volumes`` entry of the container's create call: the
+    instance's directory at ``mount_point``, a slave of the host's mounts
+    (changes under it reach the container, none go back)."""
+    return {instance_dir(instance_uuid): {'bind': mount_point,
+                                          'mode': 'rw,rslave'}}
+
+
+def rbd_image(connection_info):
+    """(pool, image, user) of a Cinder connection to an RBD volume; any
+    other kind is refused with what this driver supports."""
+    kind = connection_info.get('driver_volume_type')
+    if kind != 'rbd':
+        raise Unattachable(
+            'volumes of type %r cannot be attached to containers: this '
+            'driver attaches Ceph RBD volumes only' % kind)
+    data = connection_info['data']
+    pool, _, image = data['name'].partition('/')
+    if not image:
+        raise Unattachable('the RBD volume name %r names no pool'
+                           % data['name'])
+    return pool, image, data.get('auth_username') or 'admin'
+
+
+def prepare_host():
+    """The volumes directory, as a shared mount, whose mounts propagate
+    into containers that bind a directory of it as a slave."""
+    _make_shared(CONF.docker.volumes_dir)
+
+
+def ensure_instance_dir(instance_uuid):
+    _make_dir(instance_dir(instance_uuid))
+
+
+def connect(instance_uuid, volume_id, connection_info, mountpoint):
+    """Mounts the volume where the instance's container sees it; a
+    filesystem is made on the first attach. Idempotent: what is already
+    there stays."""
+    pool, image, user = rbd_image(connection_info)
+    _connect(instance_dir(instance_uuid), device_name(mountpoint),
+             _rbd_dir(volume_id), pool, image, user,
+             CONF.docker.ceph_conf)
+
+
+def disconnect(instance_uuid, mountpoint):
+    """Unmounts the volume at ``mountpoint`` (gone from the container at
+    once), and its loop device and rbd-fuse go."""
+    _disconnect(os.path.join(instance_dir(instance_uuid),
+                             device_name(mountpoint)))
+
+
+def disconnect_all(instance_uuid):
+    """Every volume of the instance, and its directory."""
+    _disconnect_all(instance_dir(instance_uuid))
+
+
+def mounted(instance_uuid):
+    """The device names of the instance's mounted volumes."""
+    prefix = instance_dir(instance_uuid) + '/'
+    return sorted(os.path.basename(m) for m in _mount_points()
+                  if m.startswith(prefix))
+
+
+# The privileged side: mounts, loop devices and rbd-fuse.
+
+def _mount_points():
+    """Mount points in this mount namespace (/proc/self/mountinfo)."""
+    found = []
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            point = line.split()[4]
+            found.append(point.encode().decode('unicode_escape'))
+    return found
+
+
+def _is_mount(path):
+    return os.path.realpath(path) in _mount_points()
+
+
+@privsep.sys_admin_pctxt.entrypoint
+def _make_shared(path):
+    os.makedirs(path, exist_ok=True)
+    if not _is_mount(path):
+        processutils.execute('mount', '--bind', path, path)
+    processutils.execute('mount', '--make-rshared', path)
+
+
+@privsep.sys_admin_pctxt.entrypoint
+def _make_dir(path):
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    os.chmod(path, 0o755)
+
+
+def _loop_of(path):
+    """The loop device whose backing file is ``path``, if any."""
+    out, _ = processutils.execute('losetup', '--noheadings', '--output',
+                                  'NAME', '--associated', path)
+    return out.split()[0] if out.split() else None
+
+
+def _filesystem_of(device):
+    out, _ = processutils.execute('blkid', '--probe', '--output', 'value',
+                                  '--match-tag', 'TYPE', device,
+                                  check_exit_code=[0, 2])
+    return out.strip()
+
+
+@privsep.sys_admin_pctxt.entrypoint
+def _connect(instance_path, device, rbd_path, pool, image, user, ceph_conf):
+    target = os.path.join(instance_path, device)
+    if _is_mount(target):
+        return
+    undo = []
+    try:
+        backing = os.path.join(rbd_path, image)
+        if not _is_mount(rbd_path):
+            os.makedirs(rbd_path, exist_ok=True)
+            processutils.execute(
+                'rbd-fuse', '-c', ceph_conf, '-p', pool, '-r', image,
+                rbd_path, env_variables={'CEPH_ARGS': '--id ' + user})
+            undo.append(lambda: _unmount(rbd_path))
+            deadline = time.monotonic() + RBD_FUSE_SECONDS
+            while not os.path.exists(backing):
+                if time.monotonic() > deadline:
+                    raise Unattachable(
+                        'rbd-fuse did not show %s/%s within %d s: the Ceph '
+                        'cluster or the key of client.%s is not reachable '
+                        'from this host (%s)' % (
+                            pool, image, RBD_FUSE_SECONDS, user, ceph_conf))
+                time.sleep(0.05)
+        loop = _loop_of(backing)
+        if loop is None:
+            loop, _ = processutils.execute('losetup', '--find', '--show',
+                                           backing)
+            loop = loop.strip()
+            undo.append(lambda: processutils.execute('losetup', '--detach',
+                                                     loop))
+        if not _filesystem_of(loop):
+            processutils.execute('mkfs.' + FILESYSTEM, '-q', loop)
+        os.makedirs(target, exist_ok=True)
+        processutils.execute('mount', loop, target)
+    except Exception:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception:
+                LOG.exception('Could not undo a step of a failed attach')
+        _remove_dir(target)
+        raise
+
+
+def _unmount(path):
+    processutils.execute('umount', path)
+    _remove_dir(path)
+
+
+def _remove_dir(path):
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+def _source_of(mount_point):
+    """The device mounted at ``mount_point``."""
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == mount_point:
+                return fields[fields.index('-') + 2]
+    return None
+
+
+def _backing_file(loop):
+    with open('/sys/block/%s/loop/backing_file'
+              % os.path.basename(loop)) as f:
+        return f.read().strip()
+
+
+@privsep.sys_admin_pctxt.entrypoint
+def _disconnect(target):
+    _unmount_volume(target)
+
+
+def _unmount_volume(target):
+    if not _is_mount(target):
+        _remove_dir(target)
+        return
+    loop = _source_of(target)
+    processutils.execute('umount', target)
+    _remove_dir(target)
+    if not (loop and loop.startswith('/dev/loop')):
+        return
+    backing = _backing_file(loop)
+    processutils.execute('losetup', '--detach', loop)
+    rbd_path = os.path.dirname(backing)
+    if _is_mount(rbd_path):
+        _unmount(rbd_path)
+
+
+@privsep.sys_admin_pctxt.entrypoint
+def _disconnect_all(instance_path):
+    prefix = instance_path + '/'
+    for target in [m for m in _mount_points() if m.startswith(prefix)]:
+        _unmount_volume(target)
+    _remove_dir(instance_path)
