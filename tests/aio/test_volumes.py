@@ -1,0 +1,227 @@
+"""Cinder volumes on the all-in-one's Ceph, attached into running
+containers, through the stock CLI as the demo user."""
+
+import glob
+import json
+import os
+import subprocess
+import uuid
+
+from aio import demo
+from aio.services import ceph
+from tests.aio import base as aio_base
+
+# What the tests write and read back: random bytes, their sha256.
+WRITE = ('head -c 1048576 /dev/urandom > %(path)s && sync && '
+         'sha256sum %(path)s | cut -d" " -f1')
+READ = 'sha256sum %(path)s | cut -d" " -f1'
+
+
+class VolumesTestCase(aio_base.AllInOneBase):
+
+    def setUp(self):
+        super().setUp()
+        self.image = self.conn.image.find_image(demo.IMAGE_NAME)
+
+    def _cli(self, *args):
+        return demo.openstack_cli(self.layout, 'aio', *args).stdout
+
+    def _cli_fails(self, *args):
+        done = subprocess.run(
+            [self.layout.bin('openstack')] + list(args),
+            env=dict(os.environ, OS_CLIENT_CONFIG_FILE=self.layout.clouds_yaml,
+                     OS_CLOUD='aio'),
+            capture_output=True, text=True)
+        self.assertNotEqual(0, done.returncode, done.stdout)
+        return done.stderr
+
+    def _volume(self, *args):
+        """openstack volume create; deleted after the test."""
+        name = 'e2e-%s' % uuid.uuid4().hex[:8]
+        volume = json.loads(self._cli('volume', 'create', '-f', 'json',
+                                      *args, name))
+        self.addCleanup(self._delete_volume, volume['id'])
+        self._wait_volume(volume['id'], 'available')
+        return volume['id']
+
+    def _delete_volume(self, volume_id):
+        """Detached from its servers, then deleted."""
+        volume = self.conn.block_storage.find_volume(volume_id)
+        if volume is None:
+            return
+        for attachment in volume.attachments:
+            self.conn.compute.delete_volume_attachment(
+                attachment['server_id'], volume_id, ignore_missing=True)
+        self._wait_volume(volume_id, 'available')
+        self.conn.block_storage.delete_volume(volume_id)
+        self._until(lambda: self.conn.block_storage.find_volume(
+            volume_id) is None)
+
+    def _delete_snapshot(self, snapshot_id):
+        self.conn.block_storage.delete_snapshot(snapshot_id,
+                                                ignore_missing=True)
+        self._until(lambda: self.conn.block_storage.find_snapshot(
+            snapshot_id) is None)
+
+    def _booted_with(self, volume, name):
+        """A server booted from the image with the volume attached, as
+        openstack server create --image ... --block-device does."""
+        return self._boot(self.image, name, block_device_mapping=[
+            {'uuid': self.image.id, 'source_type': 'image',
+             'destination_type': 'local', 'boot_index': 0,
+             'delete_on_termination': True},
+            {'uuid': volume, 'source_type': 'volume',
+             'destination_type': 'volume', 'boot_index': -1}])
+
+    def _wait_volume(self, volume_id, status):
+        seen = [None]
+
+        def reached():
+            seen[0] = self.conn.block_storage.get_volume(volume_id)
+            if seen[0].status.startswith('error'):
+                self.fail('volume %s went %s' % (volume_id, seen[0].status))
+            return seen[0].status == status
+        if not self._until(reached):
+            self.fail('volume %s is %s, not %s' % (volume_id, seen[0].status,
+                                                   status))
+
+    def _sh(self, server, command):
+        result = self._container(server).exec_run(['/bin/sh', '-c',
+                                                   command])
+        return result.exit_code, result.output.decode().strip()
+
+    def _mounted_in(self, server):
+        """The volume mounts the container sees."""
+        _, mounts = self._sh(server, 'cut -d" " -f2 /proc/mounts')
+        return sorted(m for m in mounts.split()
+                      if m.startswith('/volumes/'))
+
+    def _leftovers(self, volume_id):
+        """What of the volume's attachment is still on the host: mounts
+        under the volumes directory, loop devices, rbd-fuse processes."""
+        # A filesystem still mounted would hold its loop device.
+        with open('/proc/self/mountinfo') as f:
+            found = [line.split()[4] for line in f if volume_id in line]
+        for backing in glob.glob('/sys/block/loop*/loop/backing_file'):
+            with open(backing) as f:
+                if volume_id in f.read():
+                    found.append(backing)
+        found += [line for line in subprocess.run(
+            ['ps', '-eo', 'args'], capture_output=True,
+            text=True).stdout.splitlines()
+            if line.startswith('rbd-fuse') and volume_id in line]
+        return found
+
+    def test_volume_moves_between_running_servers_and_keeps_its_bytes(self):
+        first = self._boot(self.image, 'e2e-volume-first')
+        started = self._started_at(first)
+        volume = self._volume('--size', '1')
+
+        attached = json.loads(self._cli('server', 'add', 'volume', '-f',
+                                        'json', first.id, volume))
+        self.assertEqual('/dev/vdb', attached['Device'])
+        self._wait_volume(volume, 'in-use')
+        # In the running container, without a restart.
+        self.assertEqual(['/volumes/vdb'], self._mounted_in(first))
+        self.assertEqual(started, self._started_at(first))
+        code, written = self._sh(first, WRITE % {'path': '/volumes/vdb/data'})
+        self.assertEqual(0, code, written)
+
+        self._cli('server', 'remove', 'volume', first.id, volume)
+        self._wait_volume(volume, 'available')
+        self.assertEqual([], self._mounted_in(first))
+        self.assertEqual(started, self._started_at(first))
+        self.assertEqual([], self._leftovers(volume))
+
+        # Booted with it: read in the second server at its start.
+        second = self._booted_with(volume, 'e2e-volume-second')
+        self.assertEqual(['/volumes/vdb'], self._mounted_in(second))
+        self.assertEqual((0, written),
+                         self._sh(second, READ % {
+                             'path': '/volumes/vdb/data'}))
+
+        # Kept through a stop and start, and a hard reboot.
+        self._act(self.conn.compute.stop_server, second, 'SHUTOFF', 'exited')
+        self._act(self.conn.compute.start_server, second, 'ACTIVE',
+                  'running')
+        self.conn.compute.reboot_server(second, 'HARD')
+        self._wait_status(second, 'ACTIVE')
+        self.assertEqual((0, written),
+                         self._sh(second, READ % {
+                             'path': '/volumes/vdb/data'}))
+
+        # The server's deletion detaches it and keeps its bytes.
+        self._delete(second)
+        self._wait_volume(volume, 'available')
+        self.assertEqual([], self._leftovers(volume))
+        self._cli('server', 'add', 'volume', first.id, volume)
+        self._wait_volume(volume, 'in-use')
+        self.assertEqual((0, written),
+                         self._sh(first, READ % {
+                             'path': '/volumes/vdb/data'}))
+
+    def test_volume_from_a_snapshot_has_the_snapshot_bytes(self):
+        server = self._boot(self.image, 'e2e-volume-snapshot')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        self._cli('server', 'remove', 'volume', server.id, volume)
+        self._wait_volume(volume, 'available')
+
+        snapshot = json.loads(self._cli(
+            'volume', 'snapshot', 'create', '-f', 'json', '--volume', volume,
+            'e2e-snapshot-%s' % volume[:8]))
+        self.addCleanup(self._delete_snapshot, snapshot['id'])
+        self.assertTrue(self._until(
+            lambda: self.conn.block_storage.get_snapshot(
+                snapshot['id']).status == 'available'))
+        copy = self._volume('--snapshot', snapshot['id'])
+        # Later writes to the original do not reach the copy.
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        self._cli('server', 'add', 'volume', server.id, copy)
+        self._wait_volume(copy, 'in-use')
+        self.assertEqual(['/volumes/vdb', '/volumes/vdc'],
+                         self._mounted_in(server))
+        self.assertEqual((0, written),
+                         self._sh(server, READ % {
+                             'path': '/volumes/vdc/data'}))
+        # Snapshots live beside the volumes in Ceph's pool.
+        images = subprocess.run(
+            ['rbd', '--conf', ceph.conf(self.layout), 'ls', '-l',
+             ceph.VOLUMES_POOL], capture_output=True, text=True,
+            check=True).stdout
+        self.assertIn('volume-%s@snapshot-%s' % (volume, snapshot['id']),
+                      images)
+
+    def test_volume_in_use_is_neither_attached_again_nor_deleted(self):
+        first = self._boot(self.image, 'e2e-volume-owner')
+        second = self._boot(self.image, 'e2e-volume-other')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', first.id, volume)
+        self._wait_volume(volume, 'in-use')
+
+        error = self._cli_fails('server', 'add', 'volume', second.id, volume)
+        self.assertIn('already attached', error)
+        self.assertEqual([], self._mounted_in(second))
+        error = self._cli_fails('volume', 'delete', volume)
+        self.assertIn('attached', error)
+        self.assertEqual(['/volumes/vdb'], self._mounted_in(first))
+
+    def test_boot_from_a_volume_is_refused_with_the_reason(self):
+        volume = self._volume('--size', '1', '--bootable')
+        server = self.conn.compute.create_server(
+            name='e2e-volume-root', networks='none',
+            flavor_id=self.conn.compute.find_flavor('m1.tiny').id,
+            block_device_mapping=[{
+                'uuid': volume, 'source_type': 'volume',
+                'destination_type': 'volume', 'boot_index': 0}])
+        self.addCleanup(self._delete, server)
+        server = self._wait_status(server, 'ERROR')
+        self.assertIn("a container's root filesystem is its image",
+                      server.fault['message'])
+        self._delete(server)
+        self._wait_volume(volume, 'available')
+        self.assertEqual([], self._leftovers(volume))
