@@ -42,6 +42,7 @@ def main():
         return commands.stop(layout)
     if args.command == 'wipe':
         compute.stop_all(layout)
+        compute.wipe_all(layout)
         return commands.wipe(layout)
     if args.command == 'registry-gc':
         return registry.collect_garbage(layout)

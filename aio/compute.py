@@ -82,7 +82,16 @@ def _forget(host):
         conn.compute.delete_service(service)
     for agent in conn.network.agents(host=host.name):
         conn.network.delete_agent(agent)
+    _wipe(host)
     shutil.rmtree(host.layout.state)
+
+
+def _wipe(host):
+    """What the host's services leave outside their processes (its
+    volumes' mounts)."""
+    for described in aio_services.of_host(host):
+        for removed in described.wipe():
+            print('removed %s' % removed)
 
 
 def _found(layout, name):
@@ -145,6 +154,12 @@ def stop_all(layout):
     for host in hosts.added(layout):
         print('compute host %s:' % host.name)
         _stop(host)
+
+
+def wipe_all(layout):
+    """Before the state goes: what every added host leaves outside it."""
+    for host in hosts.added(layout):
+        _wipe(host)
 
 
 def status_all(layout):

@@ -33,6 +33,7 @@ from oslo_utils import uuidutils  # noqa: E402
 from novadocker import driver as driver_mod  # noqa: E402
 from novadocker import engine  # noqa: E402
 from novadocker import image as image_mod  # noqa: E402
+from novadocker import privsep  # noqa: E402
 from tests import base  # noqa: E402
 
 CHUNK = 1024 * 1024
@@ -108,6 +109,10 @@ def main():
     if args.spawn_check_seconds is not None:
         engine.CONF.set_override('spawn_check_seconds',
                                  args.spawn_check_seconds, group='docker')
+    # The tests' volumes directory; the driver's privileged functions run
+    # in this process (as root), as in the driver tests.
+    engine.CONF.set_override('volumes_dir', base.VOLUMES_DIR, group='docker')
+    privsep.sys_admin_pctxt.client_mode = False
     objects.register_all()
     client = base.docker_client()
     images = LocalImageService()

@@ -312,7 +312,8 @@ class DockerDriver(driver.ComputeDriver):
         Ceph volumes need nothing of it; the host's address and name are
         what other backends ask for."""
         return {'ip': CONF.my_block_storage_ip, 'host': CONF.host,
-                'multipath': False, 'platform': 'x86_64', 'os_type': 'linux'}
+                'initiator': None, 'multipath': False,
+                'platform': 'x86_64', 'os_type': 'linux'}
 
     def default_root_device_name(self, instance, image_meta, root_bdm):
         """The image's root, as a virtio disk would be named: volumes are
@@ -339,8 +340,9 @@ class DockerDriver(driver.ComputeDriver):
 
     def _connect_volumes(self, instance, block_device_info):
         """The instance's attached volumes mounted where its container sees
-        them (those already mounted stay)."""
-        volumes.ensure_instance_dir(instance.uuid)
+        them (those already mounted stay), in the host's shared volumes
+        directory without which no container starts."""
+        volumes.prepare_host()
         for bdm in driver.block_device_info_get_mapping(block_device_info):
             try:
                 volumes.connect(instance.uuid,

@@ -92,12 +92,21 @@ def rbd_image(connection_info):
 
 def prepare_host():
     """The volumes directory, as a shared mount, whose mounts propagate
-    into containers that bind a directory of it as a slave."""
-    _make_shared(CONF.docker.volumes_dir)
+    into containers that bind a directory of it as a slave (the engine
+    refuses to start them otherwise)."""
+    if not _is_shared(CONF.docker.volumes_dir):
+        _make_shared(CONF.docker.volumes_dir)
 
 
-def ensure_instance_dir(instance_uuid):
-    _make_dir(instance_dir(instance_uuid))
+def _is_shared(path):
+    path = os.path.realpath(path)
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:
+                optional = fields[6:fields.index('-')]
+                return any(o.startswith('shared:') for o in optional)
+    return False
 
 
 def connect(instance_uuid, volume_id, connection_info, mountpoint):
@@ -129,6 +138,27 @@ def mounted(instance_uuid):
                   if m.startswith(prefix))
 
 
+def release(volumes_dir):
+    """Every volume mounted under ``volumes_dir`` unmounted, with its loop
+    device and rbd-fuse, then the directory's own shared mount: what a
+    compute host leaves when it goes for good. Runs in the caller's
+    process, as root (the all-in-one's wipe); returns what it unmounted."""
+    released = []
+    under = os.path.realpath(volumes_dir) + '/'
+    for target in sorted((m for m in _mount_points()
+                          if m.startswith(under + 'instances/')),
+                         reverse=True):
+        _unmount_volume(target)
+        released.append(target)
+    for path in [m for m in _mount_points() if m.startswith(under + 'rbd/')]:
+        _unmount(path)
+        released.append(path)
+    while _is_mount(volumes_dir):
+        processutils.execute('umount', volumes_dir)
+        released.append(volumes_dir)
+    return released
+
+
 # The privileged side: mounts, loop devices and rbd-fuse.
 
 def _mount_points():
@@ -151,12 +181,6 @@ def _make_shared(path):
     if not _is_mount(path):
         processutils.execute('mount', '--bind', path, path)
     processutils.execute('mount', '--make-rshared', path)
-
-
-@privsep.sys_admin_pctxt.entrypoint
-def _make_dir(path):
-    os.makedirs(path, mode=0o755, exist_ok=True)
-    os.chmod(path, 0o755)
 
 
 def _loop_of(path):

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 import docker
+import fixtures
 from oslo_utils import uuidutils
 
 from nova.tests.fixtures import glance as glance_fixture
@@ -23,6 +24,7 @@ from nova.tests.fixtures import glance as glance_fixture
 from aio import sample_image
 from novadocker import engine
 from novadocker import image as image_mod
+from novadocker import privsep
 
 # The engine the tests use, whatever the driver under test is configured
 # to reach (some tests put a proxy in between).
@@ -40,6 +42,17 @@ LONG_RUNNING_CMD = ["/bin/sh", "-c",
                     "trap 'exit 0' TERM; echo container started; "
                     "sleep 86400 & wait"]
 _IMAGE_CACHE = {}
+
+
+class InProcessPrivsep(fixtures.Fixture):
+    """The driver's privileged functions (mounts, links) run in the test's
+    own process, as root, instead of through a privsep daemon, which
+    Nova's test case refuses to start (as Nova's own PrivsepFixture
+    does for its context)."""
+
+    def _setUp(self):
+        self.useFixture(fixtures.MockPatchObject(
+            privsep.sys_admin_pctxt, 'client_mode', False))
 
 
 def docker_client():

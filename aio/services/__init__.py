@@ -85,6 +85,11 @@ def described(layout, disabled=(), classes=ALL):
              for cls in classes if cls.name not in disabled]
     for each in found:
         each.peers = {other.name: other for other in found}
+        needed = sorted(set(each.after) & set(disabled))
+        if needed:
+            raise plan.Invalid('%s=%s: %s needs %s; leave it out too' % (
+                DISABLED_VARIABLE, ','.join(disabled), each.name,
+                ', '.join(needed)))
     return found
 
 

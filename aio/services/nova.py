@@ -14,6 +14,7 @@ from aio.services import openvswitch
 from aio.services import rabbitmq
 from aio.services import registry
 from novadocker import engine
+from novadocker import volumes
 
 API_PORT = 8774
 # os-vif's Open vSwitch plugin, and the driver's own.
@@ -262,19 +263,22 @@ class Compute(service.Service):
                 'has no hypervisor mapped after 60 s')
 
     def wipe(self):
-        """The containers of the first host's instances, in the machine's
+        """The host's volume mounts (they hold loop devices and rbd-fuse
+        processes, and the shared mount of its volumes directory); on the
+        first host, the containers of its instances, in the machine's
         engine, since their database goes too (an added host's engine
         keeps them under its state)."""
+        removed = ['mount ' + path for path in volumes.release(
+            self.data('volumes'))]
         if not self.host.first:
-            return []
+            return removed
         try:
             client = docker.from_env()
         except docker.errors.DockerException as e:
             print('The Docker engine does not answer (%s): the containers '
                   'labelled %s=%s are left in it' % (
                       e, engine.LABEL_HOST, self.host.name))
-            return []
-        removed = []
+            return removed
         for container in client.containers.list(all=True, filters={
                 'label': '%s=%s' % (engine.LABEL_HOST, self.host.name)}):
             container.remove(force=True)

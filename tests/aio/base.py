@@ -1,7 +1,10 @@
 """What the end-to-end tests share: clients of the running all-in-one
 (tools/aio) and waits on what its users see."""
 
+import glob
 import hashlib
+import json
+import os
 import subprocess
 import tempfile
 import uuid
@@ -136,3 +139,83 @@ class AllInOneBase(testtools.TestCase):
         action(server)
         self._wait_status(server, status)
         self.assertEqual(container_status, self._container(server).status)
+
+    # Volumes
+
+    def _cli(self, *args):
+        return demo.openstack_cli(self.layout, 'aio', *args).stdout
+
+    def _cli_fails(self, *args):
+        done = subprocess.run(
+            [self.layout.bin('openstack')] + list(args),
+            env=dict(os.environ, OS_CLIENT_CONFIG_FILE=self.layout.clouds_yaml,
+                     OS_CLOUD='aio'),
+            capture_output=True, text=True)
+        self.assertNotEqual(0, done.returncode, done.stdout)
+        return done.stderr
+
+    def _volume(self, *args):
+        """openstack volume create; deleted after the test."""
+        name = 'e2e-%s' % uuid.uuid4().hex[:8]
+        volume = json.loads(self._cli('volume', 'create', '-f', 'json',
+                                      *args, name))
+        self.addCleanup(self._delete_volume, volume['id'])
+        self._wait_volume(volume['id'], 'available')
+        return volume['id']
+
+    def _delete_volume(self, volume_id):
+        """Detached from its servers, then deleted."""
+        volume = self.conn.block_storage.find_volume(volume_id)
+        if volume is None:
+            return
+        for attachment in volume.attachments:
+            self.conn.compute.delete_volume_attachment(
+                attachment['server_id'], volume_id, ignore_missing=True)
+        self._wait_volume(volume_id, 'available')
+        self.conn.block_storage.delete_volume(volume_id)
+        self._until(lambda: self.conn.block_storage.find_volume(
+            volume_id) is None)
+
+    def _delete_snapshot(self, snapshot_id):
+        self.conn.block_storage.delete_snapshot(snapshot_id,
+                                                ignore_missing=True)
+        self._until(lambda: self.conn.block_storage.find_snapshot(
+            snapshot_id) is None)
+
+    def _booted_with(self, volume, name):
+        """A server booted from the image with the volume attached, as
+        openstack server create --image ... --block-device does."""
+        return self._boot(self.image, name, block_device_mapping=[
+            {'uuid': self.image.id, 'source_type': 'image',
+             'destination_type': 'local', 'boot_index': 0,
+             'delete_on_termination': True},
+            {'uuid': volume, 'source_type': 'volume',
+             'destination_type': 'volume', 'boot_index': -1}])
+
+    def _wait_volume(self, volume_id, status):
+        seen = [None]
+
+        def reached():
+            seen[0] = self.conn.block_storage.get_volume(volume_id)
+            if seen[0].status.startswith('error'):
+                self.fail('volume %s went %s' % (volume_id, seen[0].status))
+            return seen[0].status == status
+        if not self._until(reached):
+            self.fail('volume %s is %s, not %s' % (volume_id, seen[0].status,
+                                                   status))
+
+    def _leftovers(self, volume_id):
+        """What of the volume's attachment is still on the host: mounts
+        under the volumes directory, loop devices, rbd-fuse processes."""
+        # A filesystem still mounted would hold its loop device.
+        with open('/proc/self/mountinfo') as f:
+            found = [line.split()[4] for line in f if volume_id in line]
+        for backing in glob.glob('/sys/block/loop*/loop/backing_file'):
+            with open(backing) as f:
+                if volume_id in f.read():
+                    found.append(backing)
+        found += [line for line in subprocess.run(
+            ['ps', '-eo', 'args'], capture_output=True,
+            text=True).stdout.splitlines()
+            if line.startswith('rbd-fuse') and volume_id in line]
+        return found

@@ -319,6 +319,30 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
             '%s does not serve the page after the move' % address)
         self.assertEqual([], self._left_on(self.first, server, taps))
 
+    def test_volume_follows_its_server_to_the_other_host(self):
+        server = self._boot_on_host(self.first, 'e2e-hosts-volume')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        write = self._exec(server, 'sh', '-c', 'head -c 1048576 /dev/urandom'
+                           ' > /volumes/vdb/data && sync && sha256sum '
+                           '/volumes/vdb/data')
+        self.assertEqual(0, write.exit_code, write.output)
+
+        self.admin.compute.migrate_server(server)
+        server = self._wait_on(server, 'VERIFY_RESIZE', self.added_name)
+        self.conn.compute.confirm_server_resize(server)
+        server = self._wait_on(server, 'ACTIVE', self.added_name)
+        self.assertEqual(write.output, self._exec(
+            server, 'sha256sum', '/volumes/vdb/data').output)
+        self.assertEqual('in-use', self.conn.block_storage.get_volume(
+            volume).status)
+        # Nothing of it is left on the host it left: the volume is mounted
+        # once, by the added host (its rbd-fuse and loop device).
+        self.assertEqual(1, len([
+            line for line in self._leftovers(volume)
+            if line.startswith('rbd-fuse')]))
+
     def test_resize_to_the_other_host_and_revert_restores_it(self):
         server = self._boot_on_host(self.added_name, 'e2e-hosts-resized')
         self.assertEqual(0, self._exec(

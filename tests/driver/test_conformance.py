@@ -3,11 +3,13 @@
 from nova.compute import power_state
 import nova.conf
 from nova.network import model as network_model
+from nova import exception
 from nova import test
 from nova.tests.unit.virt import test_virt_drivers
 from nova.tests.unit import utils as test_utils
 
 from novadocker import engine
+from novadocker import volumes
 from tests import base
 
 
@@ -20,6 +22,7 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
         super().setUp()
         self.flags(host=base.TEST_HOST)
         self.flags(volumes_dir=base.VOLUMES_DIR, group='docker')
+        self.useFixture(base.InProcessPrivsep())
         self.client = base.docker_client()
         self.image_service = self.useFixture(
             base.StreamingGlanceFixture(self))
@@ -56,6 +59,36 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
             test_utils.get_test_flavor(), network_info)
         self.assertEqual(power_state.SHUTDOWN,
                          self.connection.get_info(instance).state)
+
+    # Nova's volume tests attach its made-up "fake" connection type, which
+    # this driver refuses, as libvirt refuses a type it has no connector
+    # for; the refusal is what is checked here, and Ceph volumes are
+    # attached for real in the end-to-end tests.
+
+    def _assert_fake_volume_refused(self, instance):
+        error = self.assertRaises(
+            exception.InvalidVolume, self.connection.attach_volume, None,
+            {'driver_volume_type': 'fake', 'serial': 'fake_serial',
+             'data': {}}, instance, '/dev/vdb')
+        self.assertIn("volumes of type 'fake' cannot be attached to "
+                      "containers: this driver attaches Ceph RBD volumes "
+                      "only", error.format_message())
+        self.assertEqual([], volumes.mounted(instance.uuid))
+
+    def test_attach_detach_volume(self):
+        instance, _ = self._get_running_instance()
+        self._assert_fake_volume_refused(instance)
+
+    def test_attach_detach_different_power_states(self):
+        instance, _ = self._get_running_instance()
+        self.connection.power_off(instance)
+        self._assert_fake_volume_refused(instance)
+
+    def test_swap_volume(self):
+        instance, _ = self._get_running_instance()
+        self._assert_fake_volume_refused(instance)
+        self.assertRaises(NotImplementedError, self.connection.swap_volume,
+                          None, {}, {}, instance, '/dev/vdb', 1)
 
     def test_live_migration(self):
         self.skipTest('Containers are not live-migrated: the driver does '

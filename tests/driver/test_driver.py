@@ -35,6 +35,7 @@ class DockerDriverTestCase(test.TestCase):
         self.flags(state_path=self.useFixture(fixtures.TempDir()).path,
                    host=base.TEST_HOST)
         self.flags(volumes_dir=base.VOLUMES_DIR, group='docker')
+        self.useFixture(base.InProcessPrivsep())
         self.glance = self.useFixture(base.StreamingGlanceFixture(self))
         self.driver = driver_mod.DockerDriver(fake.FakeVirtAPI())
         self.addCleanup(self.driver.cleanup_host, 'compute')

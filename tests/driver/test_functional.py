@@ -67,6 +67,7 @@ class DockerDriverFunctionalTest(integrated_helpers._IntegratedTestBase):
         self.flags(compute_driver='docker.DockerDriver')
         self.flags(data_dir=self.useFixture(fixtures.TempDir()).path,
                    volumes_dir=base.VOLUMES_DIR, group='docker')
+        self.useFixture(base.InProcessPrivsep())
         # The paste file ships in the wheel's data files, not in the package.
         self.flags(api_paste_config=os.path.join(
             sys.prefix, 'etc', 'nova', 'api-paste.ini'), group='wsgi')

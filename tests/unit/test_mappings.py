@@ -21,6 +21,7 @@ from novadocker import lifecycle
 from novadocker import metadata
 from novadocker import sandbox
 from novadocker import vif
+from novadocker import volumes
 
 
 class _Container(object):
@@ -262,7 +263,7 @@ class MetadataTestCase(testtools.TestCase):
         table = [
             ({'docker:command': 'x'}, 'docker:command is not one of '
              'docker:cmd, docker:read_only, docker:stdin, docker:tty, '
-             'docker:user'),
+             'docker:user, docker:volumes'),
             ({'docker:cmd': '["sh", 1]'}, 'a JSON list of strings'),
             ({'docker:cmd': '[sh'}, 'a JSON list of strings'),
             ({'docker:cmd': '   '}, 'is not a command'),
@@ -271,11 +272,38 @@ class MetadataTestCase(testtools.TestCase):
              "false"),
             ({'docker:user': 'root; rm -rf /'}, 'is not a user, uid'),
             ({'docker:user': ''}, 'is not a user, uid'),
+            ({'docker:volumes': 'data'}, 'is not an absolute directory'),
+            ({'docker:volumes': '/'}, 'is not an absolute directory'),
+            ({'docker:volumes': '/data/../etc'}, 'without . or ..'),
+            ({'docker:volumes': '/proc/x'}, '/proc, /sys or /dev'),
         ]
         for given, message in table:
             error = self.assertRaises(metadata.Invalid,
                                       metadata.create_options, given)
             self.assertIn(message, str(error), given)
+
+
+class VolumesTestCase(testtools.TestCase):
+
+    def test_where_volumes_appear_in_the_container(self):
+        self.assertEqual('/volumes', metadata.volumes_mount_point(
+            {}, '/volumes'))
+        self.assertEqual('/data', metadata.volumes_mount_point(
+            {'docker:volumes': '/data/'}, '/volumes'))
+        self.assertEqual({}, metadata.create_options(
+            {'docker:volumes': '/srv/data'}))
+        self.assertEqual('vdb', volumes.device_name('/dev/vdb'))
+        for bad in (None, '/dev/', '/dev/VDB', '/dev/vd b'):
+            self.assertRaises(volumes.Unattachable, volumes.device_name, bad)
+
+    def test_only_rbd_connections_are_attached(self):
+        self.assertEqual(('volumes', 'volume-1', 'cinder'), volumes.rbd_image(
+            {'driver_volume_type': 'rbd', 'data': {
+                'name': 'volumes/volume-1', 'auth_username': 'cinder'}}))
+        error = self.assertRaises(volumes.Unattachable, volumes.rbd_image, {
+            'driver_volume_type': 'iscsi', 'data': {}})
+        self.assertIn("'iscsi' cannot be attached to containers: this "
+                      "driver attaches Ceph RBD volumes only", str(error))
 
 
 class FlavorLimitsTestCase(testtools.TestCase):

@@ -330,11 +330,17 @@ class OptionalServicesTestCase(testtools.TestCase):
         error = self.assertRaises(aio_plan.Invalid, services.described,
                                   self.layout, ('nova',))
         self.assertEqual('AIO_DISABLED_SERVICES=nova: nova cannot be left '
-                         'out; only these may be left out: registry, heat',
-                         str(error))
+                         'out; only these may be left out: ceph, cinder, '
+                         'registry, heat', str(error))
         error = self.assertRaises(aio_plan.Invalid, services.described,
                                   self.layout, ('swift',))
         self.assertIn('no service is called swift', str(error))
+        error = self.assertRaises(aio_plan.Invalid, services.described,
+                                  self.layout, ('ceph',))
+        self.assertEqual('AIO_DISABLED_SERVICES=ceph: cinder needs ceph; '
+                         'leave it out too', str(error))
+        self.assertNotIn('cinder', [s.name for s in services.described(
+            self.layout, ('ceph', 'cinder'))])
 
 
 class RealBringUpPreflightTestCase(testtools.TestCase):
