@@ -222,8 +222,12 @@ def _connect(instance_path, device, rbd_path, pool, image, user, ceph_conf):
                 time.sleep(0.05)
         loop = _loop_of(backing)
         if loop is None:
+            # Direct I/O: the volume's pages are cached once, by the
+            # filesystem on the loop device, not a second time as pages of
+            # rbd-fuse's file (256 MiB written with fsync: 620 MB/s
+            # against 280-490).
             loop, _ = processutils.execute('losetup', '--find', '--show',
-                                           backing)
+                                           '--direct-io=on', backing)
             loop = loop.strip()
             undo.append(lambda: processutils.execute('losetup', '--detach',
                                                      loop))

@@ -39,3 +39,11 @@ class AllInOneBenchTestCase(testtools.TestCase):
                               r'.*ratio two / one [0-9.]+')
         self.assertRegex(out, r'cold migration of a server that wrote 1 MiB '
                               r'.*ratio [0-9.]+')
+
+    def test_volumes_bench(self):
+        out = run_bench(self, 'volumes_bench.py', '--mib', '1', '--rounds',
+                        '1')
+        self.assertRegex(out, r'attach until /volumes/vdb is mounted in the '
+                              r'running container, 1 rounds: median [0-9.]+')
+        self.assertRegex(out, r'ratio volume / container [0-9.]+')
+        self.assertRegex(out, r'volumes add [0-9]+ MiB')
