@@ -163,8 +163,14 @@ class Ceph(service.Service):
         self.run(['ceph-osd', '--conf', conf(self.layout), '-i', str(OSD),
                   '--mkfs', '--osd-uuid', fsid])
 
-    def _osd_up(self):
-        return self.ask('osd', 'stat')['num_up_osds'] >= 1
+    def _osd_active(self):
+        """Asked of the OSD itself (its admin socket): the cluster's map
+        still shows an OSD killed a moment ago up."""
+        return json.loads(subprocess.run(
+            ['ceph', '--admin-daemon', os.path.join(
+                self.layout.state, 'run', 'ceph', 'ceph-osd.%d.asok' % OSD),
+             'status'], check=True, capture_output=True,
+            timeout=10).stdout)['state'] == 'active'
 
     def _mgr_available(self):
         return self.ask('mgr', 'stat')['available']
@@ -181,7 +187,7 @@ class Ceph(service.Service):
             daemon('mgr', MGR, service.Check('is available',
                                              self._mgr_available),
                    prepare=self._make_mgr, after=('ceph-mon',)),
-            daemon('osd', OSD, service.Check('is up', self._osd_up),
+            daemon('osd', OSD, service.Check('is active', self._osd_active),
                    prepare=self._make_osd, after=('ceph-mon',)),
         ]
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -20,6 +21,14 @@ from novadocker import engine
 from tests import base
 
 WAIT = 120
+
+
+def aio_command(*argv):
+    """tools/aio's command line, as an operator runs it."""
+    layout = aio_layout.Layout.from_environment()
+    return subprocess.run([sys.executable, '-m', 'aio'] + list(argv),
+                          capture_output=True, text=True, cwd=layout.repo,
+                          timeout=300)
 
 
 class AllInOneBase(testtools.TestCase):

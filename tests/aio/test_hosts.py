@@ -10,7 +10,6 @@ outside world (the namespace aio-outside).
 import contextlib
 import ipaddress
 import subprocess
-import sys
 import uuid
 
 import docker
@@ -18,7 +17,6 @@ import openstack
 
 from aio import demo
 from aio import hosts
-from aio import layout as aio_layout
 from aio import sample_image
 from aio.services import openvswitch
 from novadocker import engine
@@ -30,21 +28,13 @@ from tests.aio import base as aio_base
 CONVERGE = 30
 
 
-def _aio(*argv):
-    """tools/aio's command line, as an operator runs it."""
-    layout = aio_layout.Layout.from_environment()
-    return subprocess.run([sys.executable, '-m', 'aio'] + list(argv),
-                          capture_output=True, text=True, cwd=layout.repo,
-                          timeout=300)
-
-
 class ComputeHostsTestCase(aio_base.AllInOneBase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.added_name = 'e2e-%s' % uuid.uuid4().hex[:6]
-        added = _aio('compute', 'add', cls.added_name)
+        added = aio_base.aio_command('compute', 'add', cls.added_name)
         if added.returncode:
             raise AssertionError('compute add failed:\n%s%s' % (
                 added.stdout, added.stderr))
@@ -52,7 +42,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
 
     @classmethod
     def tearDownClass(cls):
-        removed = _aio('compute', 'remove', cls.added_name)
+        removed = aio_base.aio_command('compute', 'remove', cls.added_name)
         super().tearDownClass()
         if removed.returncode:
             raise AssertionError('compute remove failed:\n%s%s' % (
@@ -201,7 +191,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         agents = {a.host: a for a in self.admin.network.agents()}
         self.assertTrue(agents[self.added_name].is_alive)
         # Idempotent: adding it again brings it up again, nothing more.
-        again = _aio('compute', 'add', self.added_name)
+        again = aio_base.aio_command('compute', 'add', self.added_name)
         self.assertEqual(0, again.returncode, again.stderr)
         self.assertEqual(2, len([
             s for s in self.admin.compute.services(binary='nova-compute')
@@ -274,7 +264,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
 
     def test_remove_refuses_a_host_with_servers_and_names_them(self):
         server = self._boot_on_host(self.added_name, 'e2e-hosts-left')
-        refused = _aio('compute', 'remove', self.added_name)
+        refused = aio_base.aio_command('compute', 'remove', self.added_name)
         self.assertEqual(1, refused.returncode)
         self.assertIn('compute host %s still has 1 server(s): '
                       'e2e-hosts-left (%s)' % (self.added_name, server.id),
@@ -414,7 +404,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         fixed = self._addresses(evacuated, 4)
         taps = self._taps(evacuated)
         # The host dies: its nova-compute and engine stop, and Nova is told.
-        stopped = _aio('compute', 'stop', self.added_name)
+        stopped = aio_base.aio_command('compute', 'stop', self.added_name)
         self.assertEqual(0, stopped.returncode, stopped.stderr)
         self.addCleanup(self._bring_back)
         service = next(self.admin.compute.services(
@@ -449,16 +439,16 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self._assert_reaches(bystander, fixed[0])
 
     def _bring_back(self):
-        back = _aio('compute', 'add', self.added_name)
+        back = aio_base.aio_command('compute', 'add', self.added_name)
         self.assertEqual(0, back.returncode, back.stderr)
         return back
 
     def test_unknown_and_invalid_names_are_refused(self):
-        unknown = _aio('compute', 'remove', 'e2e-no-such-host')
+        unknown = aio_base.aio_command('compute', 'remove', 'e2e-no-such-host')
         self.assertEqual(1, unknown.returncode)
         self.assertIn('has no added compute host e2e-no-such-host (it has: '
                       '%s' % self.added_name, unknown.stderr)
-        invalid = _aio('compute', 'add', 'Bad_Name')
+        invalid = aio_base.aio_command('compute', 'add', 'Bad_Name')
         self.assertEqual(1, invalid.returncode)
         self.assertIn('"Bad_Name" cannot name a compute host',
                       invalid.stderr)

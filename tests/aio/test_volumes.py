@@ -2,9 +2,12 @@
 containers, through the stock CLI as the demo user."""
 
 import json
+import os
+import signal
 import subprocess
 
 from aio import demo
+from aio import processes
 from aio.services import ceph
 from tests.aio import base as aio_base
 
@@ -144,3 +147,26 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self._delete(server)
         self._wait_volume(volume, 'available')
         self.assertEqual([], self._leftovers(volume))
+
+    def test_ceph_killed_and_brought_back_loses_nothing(self):
+        server = self._boot(self.image, 'e2e-volume-ceph-killed')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+
+        for process in ceph.Ceph(self.layout).processes():
+            os.kill(processes.running_pid(self.layout, process.name),
+                    signal.SIGKILL)
+        up = aio_base.aio_command()
+        self.assertEqual(0, up.returncode, up.stdout + up.stderr)
+
+        # The attached volume, its rbd-fuse reconnected, reads and writes.
+        self.assertEqual((0, written), self._sh(
+            server, READ % {'path': '/volumes/vdb/data'}))
+        self.assertEqual((0, 'after'), self._sh(
+            server, 'echo after > /volumes/vdb/after && sync && '
+                    'cat /volumes/vdb/after'))
+        self.assertEqual(b'HEALTH_OK', subprocess.run(
+            ['ceph', '--conf', ceph.conf(self.layout), 'health'],
+            capture_output=True, check=True).stdout.strip()[:9])
