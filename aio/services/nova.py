@@ -262,6 +262,15 @@ class Compute(service.Service):
                 'nova-compute', self.layout.log('nova-compute'),
                 'has no hypervisor mapped after 60 s')
 
+    def stopped(self):
+        """An added host's stop is its power going off (its engine stops
+        its containers): its volumes' mounts go too, as they would, and
+        its start mounts them again for the servers it runs."""
+        if self.host.first:
+            return []
+        return ['mount ' + path for path in volumes.release(
+            self.data('volumes'))]
+
     def wipe(self):
         """The host's volume mounts (they hold loop devices and rbd-fuse
         processes, and the shared mount of its volumes directory); on the

@@ -333,6 +333,23 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
             line for line in self._leftovers(volume)
             if line.startswith('rbd-fuse')]))
 
+        # The host's power goes off and comes back: its mounts went with
+        # it, and its nova-compute mounts the volume again as it starts the
+        # server.
+        stopped = aio_base.aio_command('compute', 'stop', self.added_name)
+        self.assertEqual(0, stopped.returncode, stopped.stderr)
+        self.assertEqual([], self._leftovers(volume))
+        self._bring_back()
+
+        def read_again():
+            try:
+                return self._exec(server, 'sha256sum',
+                                  '/volumes/vdb/data').output == write.output
+            except docker.errors.APIError:
+                return False    # not started again yet
+        self.assertTrue(self._until(read_again, CONVERGE, 0.5),
+                        'the volume is not back after the host\'s restart')
+
     def test_resize_to_the_other_host_and_revert_restores_it(self):
         server = self._boot_on_host(self.added_name, 'e2e-hosts-resized')
         self.assertEqual(0, self._exec(
@@ -403,6 +420,12 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
                                        security_groups=web)
         fixed = self._addresses(evacuated, 4)
         taps = self._taps(evacuated)
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', evacuated.id, volume)
+        self._wait_volume(volume, 'in-use')
+        written = self._exec(evacuated, 'sh', '-c', 'echo kept > '
+                             '/volumes/vdb/proof && sync').exit_code
+        self.assertEqual(0, written)
         # The host dies: its nova-compute and engine stop, and Nova is told.
         stopped = aio_base.aio_command('compute', 'stop', self.added_name)
         self.assertEqual(0, stopped.returncode, stopped.stderr)
@@ -419,6 +442,9 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self.conn.compute.start_server(evacuated)
         evacuated = self._wait_on(evacuated, 'ACTIVE', self.first)
         self.assertEqual(fixed, self._addresses(evacuated, 4))
+        # Its volume, released by the dead host, is mounted here.
+        self.assertEqual(b'kept\n', self._exec(
+            evacuated, 'cat', '/volumes/vdb/proof').output)
         bystander = self._boot_on_host(self.first, 'e2e-hosts-bystander',
                                        security_groups=web)
         self._assert_reaches(bystander, fixed[0])
@@ -430,6 +456,8 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self.admin.compute.update_service_forced_down(service, forced=False)
         self.assertEqual({self.first}, self._in_engines(evacuated))
         self.assertEqual([], self._left_on(self.added_name, evacuated, taps))
+        self.assertEqual(1, len([line for line in self._leftovers(volume)
+                                 if line.startswith('rbd-fuse')]))
         for server in (evacuated, bystander):
             self.assertEqual('ACTIVE', self.conn.compute.get_server(
                 server.id).status)
