@@ -197,6 +197,13 @@ def _filesystem_of(device):
     return out.strip()
 
 
+def _holds_data(device):
+    """Whether the device's first MiB has anything but zeros (a new
+    volume reads as zeros)."""
+    with open(device, 'rb') as f:
+        return any(f.read(2 ** 20))
+
+
 @privsep.sys_admin_pctxt.entrypoint
 def _connect(instance_path, device, rbd_path, pool, image, user, ceph_conf):
     target = os.path.join(instance_path, device)
@@ -232,7 +239,20 @@ def _connect(instance_path, device, rbd_path, pool, image, user, ceph_conf):
             undo.append(lambda: processutils.execute('losetup', '--detach',
                                                      loop))
         if not _filesystem_of(loop):
+            if _holds_data(loop):
+                raise Unattachable(
+                    'volume %s/%s holds data but no filesystem (a volume '
+                    'made from an image?); it was left as it is, not '
+                    'formatted: attach a volume that is empty or has a '
+                    'filesystem' % (pool, image))
             processutils.execute('mkfs.' + FILESYSTEM, '-q', loop)
+        elif _filesystem_bytes(loop) < _device_bytes(loop):
+            # The volume was extended since its filesystem was made: the
+            # filesystem grows to it, before it is mounted (online growth
+            # is refused on a loop device).
+            processutils.execute('e2fsck', '-f', '-p', loop,
+                                 check_exit_code=[0, 1])
+            processutils.execute('resize2fs', loop)
         os.makedirs(target, exist_ok=True)
         processutils.execute('mount', loop, target)
     except Exception:
@@ -241,8 +261,21 @@ def _connect(instance_path, device, rbd_path, pool, image, user, ceph_conf):
                 step()
             except Exception:
                 LOG.exception('Could not undo a step of a failed attach')
-        _remove_dir(target)
+        if not _is_mount(target):
+            _remove_dir(target)
         raise
+
+
+def _device_bytes(device):
+    out, _ = processutils.execute('blockdev', '--getsize64', device)
+    return int(out)
+
+
+def _filesystem_bytes(device):
+    out, _ = processutils.execute('dumpe2fs', '-h', device)
+    fields = dict(line.split(':', 1) for line in out.splitlines()
+                  if ':' in line)
+    return int(fields['Block count']) * int(fields['Block size'])
 
 
 def _unmount(path):
@@ -283,12 +316,15 @@ def _unmount_volume(target):
         _remove_dir(target)
         return
     loop = _source_of(target)
+    # Read while mounted: a loop device may go with its last user.
+    backing = _backing_file(loop) if loop and loop.startswith(
+        '/dev/loop') else None
     processutils.execute('umount', target)
     _remove_dir(target)
-    if not (loop and loop.startswith('/dev/loop')):
+    if backing is None:
         return
-    backing = _backing_file(loop)
-    processutils.execute('losetup', '--detach', loop)
+    if os.path.exists('/sys/block/%s/loop' % os.path.basename(loop)):
+        processutils.execute('losetup', '--detach', loop)
     rbd_path = os.path.dirname(backing)
     if _is_mount(rbd_path):
         _unmount(rbd_path)

@@ -9,10 +9,11 @@ DEBIAN_PACKAGES=(docker.io busybox-static rabbitmq-server mariadb-server iproute
     openvswitch-switch ovn-central ovn-host catatonit docker-registry ethtool)
 # Ceph for the volumes (aio/services/ceph.py): rbd-fuse and loop devices
 # attach them (the kernel here has no rbd module); python3-rados and
-# python3-rbd are the bindings Cinder's RBD driver imports. Without their
-# recommends: rbd-fuse's would replace fuse3 with fuse 2.
+# python3-rbd are the bindings Cinder's RBD driver imports, qemu-utils its
+# image conversions. Without their recommends: rbd-fuse's would replace
+# fuse3 with fuse 2.
 CEPH_PACKAGES=(ceph-mon ceph-mgr ceph-osd ceph-common rbd-fuse python3-rados
-    python3-rbd)
+    python3-rbd qemu-utils)
 mkdir -p "$STATE/log"
 
 stage() { STAGE_START=$EPOCHREALTIME; printf '==> %s\n' "$*"; }

@@ -23,6 +23,7 @@ DEBIAN_MODULES = '/usr/lib/python3/dist-packages'
 BINDINGS = ('rados', 'rbd')
 # What Nova's [cinder] section names: the catalog type and interface.
 CATALOG_INFO = 'block-storage::publicURL'
+PRIVSEP_CONTEXTS = ('cinder_sys_admin', 'privsep_osbrick')
 
 
 class Cinder(service.Service):
@@ -107,6 +108,10 @@ class Cinder(service.Service):
             # Cinder tells Nova of extended volumes.
             'nova': keystone.service_auth(layout, self.user),
             'oslo_concurrency': {'lock_path': self.data('locks')},
+            # Its root work (qemu-img on images, for volumes made from
+            # them), and os-brick's.
+            **self.privsep_helpers(PRIVSEP_CONTEXTS,
+                                   [self.etc('cinder.conf')]),
         })}
 
     def initialize(self):

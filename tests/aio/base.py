@@ -213,6 +213,13 @@ class AllInOneBase(testtools.TestCase):
             self.fail('volume %s is %s, not %s' % (volume_id, seen[0].status,
                                                    status))
 
+    def _assert_released(self, volume_id):
+        """Nothing of the volume's attachment is left on the host (an
+        rbd-fuse process exits a moment after its unmount)."""
+        if not self._until(lambda: not self._leftovers(volume_id), 10):
+            self.fail('left of volume %s: %s' % (
+                volume_id, self._leftovers(volume_id)))
+
     def _leftovers(self, volume_id):
         """What of the volume's attachment is still on the host: mounts
         under the volumes directory, loop devices, rbd-fuse processes."""

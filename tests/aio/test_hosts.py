@@ -338,7 +338,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         # server.
         stopped = aio_base.aio_command('compute', 'stop', self.added_name)
         self.assertEqual(0, stopped.returncode, stopped.stderr)
-        self.assertEqual([], self._leftovers(volume))
+        self._assert_released(volume)
         self._bring_back()
 
         def read_again():

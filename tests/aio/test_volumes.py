@@ -53,7 +53,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self._wait_volume(volume, 'available')
         self.assertEqual([], self._mounted_in(first))
         self.assertEqual(started, self._started_at(first))
-        self.assertEqual([], self._leftovers(volume))
+        self._assert_released(volume)
 
         # Booted with it: read in the second server at its start.
         second = self._booted_with(volume, 'e2e-volume-second')
@@ -75,7 +75,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
         # The server's deletion detaches it and keeps its bytes.
         self._delete(second)
         self._wait_volume(volume, 'available')
-        self.assertEqual([], self._leftovers(volume))
+        self._assert_released(volume)
         self._cli('server', 'add', 'volume', first.id, volume)
         self._wait_volume(volume, 'in-use')
         self.assertEqual((0, written),
@@ -132,6 +132,46 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self.assertIn('attached', error)
         self.assertEqual(['/volumes/vdb'], self._mounted_in(first))
 
+    def test_extended_volume_grows_its_filesystem_at_the_next_attach(self):
+        server = self._boot(self.image, 'e2e-volume-extended')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        self._cli('server', 'remove', 'volume', server.id, volume)
+        self._wait_volume(volume, 'available')
+
+        self._cli('volume', 'set', '--size', '2', volume)
+        self.assertTrue(self._until(
+            lambda: self.conn.block_storage.get_volume(volume).size == 2))
+        self._wait_volume(volume, 'available')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        _, size = self._sh(server, "df -m /volumes/vdb | awk 'NR==2 {print "
+                                   "$2}'")
+        self.assertGreater(int(size), 1500)
+        self.assertEqual((0, written), self._sh(
+            server, READ % {'path': '/volumes/vdb/data'}))
+
+    def test_volume_from_an_image_is_not_formatted_over(self):
+        server = self._boot(self.image, 'e2e-volume-from-image')
+        volume = self._volume('--size', '1', '--image', self.image.id)
+        started = self._started_at(server)
+        self._cli('server', 'add', 'volume', server.id, volume)
+        # The attach fails, not the server: the volume is left as it was.
+        self._wait_volume(volume, 'available')
+        self.assertEqual('ACTIVE', self.conn.compute.get_server(
+            server.id).status)
+        self.assertEqual(started, self._started_at(server))
+        self.assertEqual([], self._mounted_in(server))
+        self._assert_released(volume)
+        # Its bytes are still the image's (docker save's archive).
+        head = self.conn.image.download_image(self.image).content[:65536]
+        self.assertEqual(head, subprocess.run(
+            ['rbd', '--conf', ceph.conf(self.layout), 'export',
+             '%s/volume-%s' % (ceph.VOLUMES_POOL, volume), '-'],
+            capture_output=True, check=True).stdout[:65536])
+
     def test_boot_from_a_volume_is_refused_with_the_reason(self):
         volume = self._volume('--size', '1', '--bootable')
         server = self.conn.compute.create_server(
@@ -146,7 +186,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
                       server.fault['message'])
         self._delete(server)
         self._wait_volume(volume, 'available')
-        self.assertEqual([], self._leftovers(volume))
+        self._assert_released(volume)
 
     def test_ceph_killed_and_brought_back_loses_nothing(self):
         server = self._boot(self.image, 'e2e-volume-ceph-killed')
