@@ -82,6 +82,24 @@ class VolumesTestCase(aio_base.AllInOneBase):
                          self._sh(first, READ % {
                              'path': '/volumes/vdb/data'}))
 
+    def test_resize_on_the_host_and_revert_keep_the_volume(self):
+        server = self._boot(self.image, 'e2e-volume-resized')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+
+        self._cli('server', 'resize', '--flavor', 'm1.small', server.id)
+        self._wait_status(server, 'VERIFY_RESIZE')
+        self.assertEqual((0, written), self._sh(
+            server, READ % {'path': '/volumes/vdb/data'}))
+        self._cli('server', 'resize', 'revert', server.id)
+        self._wait_status(server, 'ACTIVE')
+        self.assertEqual((0, written), self._sh(
+            server, READ % {'path': '/volumes/vdb/data'}))
+        self.assertEqual('in-use', self.conn.block_storage.get_volume(
+            volume).status)
+
     def test_volume_from_a_snapshot_has_the_snapshot_bytes(self):
         server = self._boot(self.image, 'e2e-volume-snapshot')
         volume = self._volume('--size', '1')
