@@ -171,6 +171,33 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self.assertEqual((0, written), self._sh(
             server, READ % {'path': '/volumes/vdb/data'}))
 
+    def test_image_of_a_volume_makes_a_volume_with_its_bytes(self):
+        server = self._boot(self.image, 'e2e-volume-image-round-trip')
+        volume = self._volume('--size', '1')
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        self._cli('server', 'remove', 'volume', server.id, volume)
+        self._wait_volume(volume, 'available')
+
+        # qcow2: Cinder exports it with rbd and converts it (a raw upload
+        # goes through os-brick, which reads Ceph's key only from
+        # /etc/ceph, where the all-in-one writes nothing).
+        name = 'e2e-of-volume-%s' % volume[:8]
+        uploaded = json.loads(self._cli(
+            'image', 'create', '-f', 'json', '--volume', volume,
+            '--disk-format', 'qcow2', name))
+        self.addCleanup(self.conn.image.delete_image, uploaded['image_id'],
+                        ignore_missing=True)
+        self.assertTrue(self._until(
+            lambda: self.conn.image.get_image(
+                uploaded['image_id']).status == 'active'))
+        copy = self._volume('--size', '1', '--image', uploaded['image_id'])
+        self._cli('server', 'add', 'volume', server.id, copy)
+        self._wait_volume(copy, 'in-use')
+        self.assertEqual((0, written), self._sh(
+            server, READ % {'path': '/volumes/vdb/data'}))
+
     def test_volume_from_an_image_is_not_formatted_over(self):
         server = self._boot(self.image, 'e2e-volume-from-image')
         volume = self._volume('--size', '1', '--image', self.image.id)
