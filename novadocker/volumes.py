@@ -100,13 +100,7 @@ def prepare_host():
 
 def _is_shared(path):
     path = os.path.realpath(path)
-    with open('/proc/self/mountinfo') as f:
-        for line in f:
-            fields = line.split()
-            if fields[4] == path:
-                optional = fields[6:fields.index('-')]
-                return any(o.startswith('shared:') for o in optional)
-    return False
+    return any(shared for point, _, shared in _mounts() if point == path)
 
 
 def connect(instance_uuid, volume_id, connection_info, mountpoint):
@@ -143,13 +137,8 @@ def release(volumes_dir):
     device and rbd-fuse, then the directory's own shared mount: what a
     compute host leaves when it goes for good. Runs in the caller's
     process, as root (the all-in-one's wipe); returns what it unmounted."""
-    released = []
     under = os.path.realpath(volumes_dir) + '/'
-    for target in sorted((m for m in _mount_points()
-                          if m.startswith(under + 'instances/')),
-                         reverse=True):
-        _unmount_volume(target)
-        released.append(target)
+    released = _unmount_volumes_under(under + 'instances/')
     for path in [m for m in _mount_points() if m.startswith(under + 'rbd/')]:
         _unmount(path)
         released.append(path)
@@ -161,14 +150,24 @@ def release(volumes_dir):
 
 # The privileged side: mounts, loop devices and rbd-fuse.
 
-def _mount_points():
-    """Mount points in this mount namespace (/proc/self/mountinfo)."""
+def _mounts():
+    """(mount point, source, whether shared) of each mount in this mount
+    namespace (/proc/self/mountinfo)."""
     found = []
     with open('/proc/self/mountinfo') as f:
         for line in f:
-            point = line.split()[4]
-            found.append(point.encode().decode('unicode_escape'))
+            fields = line.split()
+            separator = fields.index('-')
+            found.append((
+                fields[4].encode().decode('unicode_escape'),
+                fields[separator + 2],
+                any(o.startswith('shared:')
+                    for o in fields[6:separator])))
     return found
+
+
+def _mount_points():
+    return [point for point, _, _ in _mounts()]
 
 
 def _is_mount(path):
@@ -292,12 +291,8 @@ def _remove_dir(path):
 
 def _source_of(mount_point):
     """The device mounted at ``mount_point``."""
-    with open('/proc/self/mountinfo') as f:
-        for line in f:
-            fields = line.split()
-            if fields[4] == mount_point:
-                return fields[fields.index('-') + 2]
-    return None
+    return next((source for point, source, _ in _mounts()
+                 if point == mount_point), None)
 
 
 def _backing_file(loop):
@@ -330,9 +325,17 @@ def _unmount_volume(target):
         _unmount(rbd_path)
 
 
+def _unmount_volumes_under(prefix):
+    """Every volume whose mount point starts with ``prefix``; returns
+    them."""
+    targets = sorted((m for m in _mount_points() if m.startswith(prefix)),
+                     reverse=True)
+    for target in targets:
+        _unmount_volume(target)
+    return targets
+
+
 @privsep.sys_admin_pctxt.entrypoint
 def _disconnect_all(instance_path):
-    prefix = instance_path + '/'
-    for target in [m for m in _mount_points() if m.startswith(prefix)]:
-        _unmount_volume(target)
+    _unmount_volumes_under(instance_path + '/')
     _remove_dir(instance_path)

@@ -1,7 +1,6 @@
 """Cinder: the block storage API (gunicorn, 8776), its scheduler, and one
 volume service whose backend is the all-in-one's Ceph (the RBD driver)."""
 
-import glob
 import os
 import sysconfig
 import uuid
@@ -47,10 +46,9 @@ class Cinder(service.Service):
 
     @staticmethod
     def _binding(name):
-        found = glob.glob(os.path.join(
-            DEBIAN_MODULES,
-            name + sysconfig.get_config_var('EXT_SUFFIX')))
-        return found[0] if found else None
+        path = os.path.join(DEBIAN_MODULES,
+                            name + sysconfig.get_config_var('EXT_SUFFIX'))
+        return path if os.path.exists(path) else None
 
     def _link_bindings(self):
         """A directory holding only the Ceph bindings, for cinder-volume's

@@ -266,8 +266,9 @@ class Compute(service.Service):
         """An added host's stop is its power going off (its engine stops
         its containers): its volumes' mounts go too, as they would, and
         its start mounts them again for the servers it runs."""
-        if self.host.first:
-            return []
+        return [] if self.host.first else self._release_volumes()
+
+    def _release_volumes(self):
         return ['mount ' + path for path in volumes.release(
             self.data('volumes'))]
 
@@ -277,8 +278,7 @@ class Compute(service.Service):
         first host, the containers of its instances, in the machine's
         engine, since their database goes too (an added host's engine
         keeps them under its state)."""
-        removed = ['mount ' + path for path in volumes.release(
-            self.data('volumes'))]
+        removed = self._release_volumes()
         if not self.host.first:
             return removed
         try:

@@ -4,7 +4,6 @@
 import glob
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -155,13 +154,23 @@ class AllInOneBase(testtools.TestCase):
         return demo.openstack_cli(self.layout, 'aio', *args).stdout
 
     def _cli_fails(self, *args):
-        done = subprocess.run(
-            [self.layout.bin('openstack')] + list(args),
-            env=dict(os.environ, OS_CLIENT_CONFIG_FILE=self.layout.clouds_yaml,
-                     OS_CLOUD='aio'),
-            capture_output=True, text=True)
+        done = demo.openstack_cli(self.layout, 'aio', *args, check=False)
         self.assertNotEqual(0, done.returncode, done.stdout)
         return done.stderr
+
+    def _attach(self, server, volume):
+        """openstack server add volume, until Cinder shows it in use."""
+        self._cli('server', 'add', 'volume', server.id, volume)
+        self._wait_volume(volume, 'in-use')
+
+    def _detach(self, server, volume):
+        self._cli('server', 'remove', 'volume', server.id, volume)
+        self._wait_volume(volume, 'available')
+
+    def _rbd_fuse_processes(self, volume_id):
+        """How many rbd-fuse processes serve the volume."""
+        return len([line for line in self._leftovers(volume_id)
+                    if line.startswith('rbd-fuse')])
 
     def _volume(self, *args):
         """openstack volume create; deleted after the test."""

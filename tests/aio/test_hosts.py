@@ -312,8 +312,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
     def test_volume_follows_its_server_to_the_other_host(self):
         server = self._boot_on_host(self.first, 'e2e-hosts-volume')
         volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
+        self._attach(server, volume)
         write = self._exec(server, 'sh', '-c', 'head -c 1048576 /dev/urandom'
                            ' > /volumes/vdb/data && sync && sha256sum '
                            '/volumes/vdb/data')
@@ -329,9 +328,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
             volume).status)
         # Nothing of it is left on the host it left: the volume is mounted
         # once, by the added host (its rbd-fuse and loop device).
-        self.assertEqual(1, len([
-            line for line in self._leftovers(volume)
-            if line.startswith('rbd-fuse')]))
+        self.assertEqual(1, self._rbd_fuse_processes(volume))
 
         # The host's power goes off and comes back: its mounts went with
         # it, and its nova-compute mounts the volume again as it starts the
@@ -421,8 +418,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         fixed = self._addresses(evacuated, 4)
         taps = self._taps(evacuated)
         volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', evacuated.id, volume)
-        self._wait_volume(volume, 'in-use')
+        self._attach(evacuated, volume)
         written = self._exec(evacuated, 'sh', '-c', 'echo kept > '
                              '/volumes/vdb/proof && sync').exit_code
         self.assertEqual(0, written)
@@ -456,8 +452,7 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self.admin.compute.update_service_forced_down(service, forced=False)
         self.assertEqual({self.first}, self._in_engines(evacuated))
         self.assertEqual([], self._left_on(self.added_name, evacuated, taps))
-        self.assertEqual(1, len([line for line in self._leftovers(volume)
-                                 if line.startswith('rbd-fuse')]))
+        self.assertEqual(1, self._rbd_fuse_processes(volume))
         for server in (evacuated, bystander):
             self.assertEqual('ACTIVE', self.conn.compute.get_server(
                 server.id).status)

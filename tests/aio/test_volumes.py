@@ -28,6 +28,14 @@ class VolumesTestCase(aio_base.AllInOneBase):
                                                    command])
         return result.exit_code, result.output.decode().strip()
 
+    def _written_volume(self, server):
+        """A new volume attached to the server as vdb, with 1 MiB of
+        random bytes written; returns it and their sha256."""
+        volume = self._volume('--size', '1')
+        self._attach(server, volume)
+        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        return volume, written
+
     def _mounted_in(self, server):
         """The volume mounts the container sees."""
         _, mounts = self._sh(server, 'cut -d" " -f2 /proc/mounts')
@@ -49,8 +57,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
         code, written = self._sh(first, WRITE % {'path': '/volumes/vdb/data'})
         self.assertEqual(0, code, written)
 
-        self._cli('server', 'remove', 'volume', first.id, volume)
-        self._wait_volume(volume, 'available')
+        self._detach(first, volume)
         self.assertEqual([], self._mounted_in(first))
         self.assertEqual(started, self._started_at(first))
         self._assert_released(volume)
@@ -76,18 +83,14 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self._delete(second)
         self._wait_volume(volume, 'available')
         self._assert_released(volume)
-        self._cli('server', 'add', 'volume', first.id, volume)
-        self._wait_volume(volume, 'in-use')
+        self._attach(first, volume)
         self.assertEqual((0, written),
                          self._sh(first, READ % {
                              'path': '/volumes/vdb/data'}))
 
     def test_resize_on_the_host_and_revert_keep_the_volume(self):
         server = self._boot(self.image, 'e2e-volume-resized')
-        volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
-        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        volume, written = self._written_volume(server)
 
         self._cli('server', 'resize', '--flavor', 'm1.small', server.id)
         self._wait_status(server, 'VERIFY_RESIZE')
@@ -102,12 +105,8 @@ class VolumesTestCase(aio_base.AllInOneBase):
 
     def test_volume_from_a_snapshot_has_the_snapshot_bytes(self):
         server = self._boot(self.image, 'e2e-volume-snapshot')
-        volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
-        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
-        self._cli('server', 'remove', 'volume', server.id, volume)
-        self._wait_volume(volume, 'available')
+        volume, written = self._written_volume(server)
+        self._detach(server, volume)
 
         snapshot = json.loads(self._cli(
             'volume', 'snapshot', 'create', '-f', 'json', '--volume', volume,
@@ -118,11 +117,9 @@ class VolumesTestCase(aio_base.AllInOneBase):
                 snapshot['id']).status == 'available'))
         copy = self._volume('--snapshot', snapshot['id'])
         # Later writes to the original do not reach the copy.
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
+        self._attach(server, volume)
         self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
-        self._cli('server', 'add', 'volume', server.id, copy)
-        self._wait_volume(copy, 'in-use')
+        self._attach(server, copy)
         self.assertEqual(['/volumes/vdb', '/volumes/vdc'],
                          self._mounted_in(server))
         self.assertEqual((0, written),
@@ -140,8 +137,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
         first = self._boot(self.image, 'e2e-volume-owner')
         second = self._boot(self.image, 'e2e-volume-other')
         volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', first.id, volume)
-        self._wait_volume(volume, 'in-use')
+        self._attach(first, volume)
 
         error = self._cli_fails('server', 'add', 'volume', second.id, volume)
         self.assertIn('already attached', error)
@@ -152,19 +148,14 @@ class VolumesTestCase(aio_base.AllInOneBase):
 
     def test_extended_volume_grows_its_filesystem_at_the_next_attach(self):
         server = self._boot(self.image, 'e2e-volume-extended')
-        volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
-        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
-        self._cli('server', 'remove', 'volume', server.id, volume)
-        self._wait_volume(volume, 'available')
+        volume, written = self._written_volume(server)
+        self._detach(server, volume)
 
         self._cli('volume', 'set', '--size', '2', volume)
         self.assertTrue(self._until(
             lambda: self.conn.block_storage.get_volume(volume).size == 2))
         self._wait_volume(volume, 'available')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
+        self._attach(server, volume)
         _, size = self._sh(server, "df -m /volumes/vdb | awk 'NR==2 {print "
                                    "$2}'")
         self.assertGreater(int(size), 1500)
@@ -173,12 +164,8 @@ class VolumesTestCase(aio_base.AllInOneBase):
 
     def test_image_of_a_volume_makes_a_volume_with_its_bytes(self):
         server = self._boot(self.image, 'e2e-volume-image-round-trip')
-        volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
-        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
-        self._cli('server', 'remove', 'volume', server.id, volume)
-        self._wait_volume(volume, 'available')
+        volume, written = self._written_volume(server)
+        self._detach(server, volume)
 
         # qcow2: Cinder exports it with rbd and converts it (a raw upload
         # goes through os-brick, which reads Ceph's key only from
@@ -193,8 +180,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
             lambda: self.conn.image.get_image(
                 uploaded['image_id']).status == 'active'))
         copy = self._volume('--size', '1', '--image', uploaded['image_id'])
-        self._cli('server', 'add', 'volume', server.id, copy)
-        self._wait_volume(copy, 'in-use')
+        self._attach(server, copy)
         self.assertEqual((0, written), self._sh(
             server, READ % {'path': '/volumes/vdb/data'}))
 
@@ -235,10 +221,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
 
     def test_ceph_killed_and_brought_back_loses_nothing(self):
         server = self._boot(self.image, 'e2e-volume-ceph-killed')
-        volume = self._volume('--size', '1')
-        self._cli('server', 'add', 'volume', server.id, volume)
-        self._wait_volume(volume, 'in-use')
-        _, written = self._sh(server, WRITE % {'path': '/volumes/vdb/data'})
+        volume, written = self._written_volume(server)
 
         for process in ceph.Ceph(self.layout).processes():
             os.kill(processes.running_pid(self.layout, process.name),
