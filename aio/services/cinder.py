@@ -22,6 +22,9 @@ DEBIAN_MODULES = '/usr/lib/python3/dist-packages'
 BINDINGS = ('rados', 'rbd')
 # What Nova's [cinder] section names: the catalog type and interface.
 CATALOG_INFO = 'block-storage::publicURL'
+# Where os-brick reads a Ceph client's key, with no option to move it
+# (OSSN-0085 took the key out of connections); Debian's ceph-common makes it.
+ETC_CEPH = '/etc/ceph'
 PRIVSEP_CONTEXTS = ('cinder_sys_admin', 'privsep_osbrick')
 
 
@@ -42,6 +45,9 @@ class Cinder(service.Service):
                     'install %s (tools/aio installs them)' % (
                         ', '.join(missing),
                         ' '.join('python3-' + name for name in missing))]
+        if not os.path.isdir(ETC_CEPH):
+            return ['%s is missing: apt-get install ceph-common (tools/aio '
+                    'installs it)' % ETC_CEPH]
         return []
 
     @staticmethod
@@ -124,6 +130,16 @@ class Cinder(service.Service):
                     self.layout, binary, s.updated_at)
                 for s in conn.block_storage.services(binary=binary)))
 
+    def _seeing_ceph_keys(self, argv):
+        """``argv`` in a mount namespace of its own, where /etc/ceph is the
+        all-in-one's: os-brick opens a volume (Cinder's upload of a raw
+        image of it) with the key it finds there only, and the all-in-one
+        writes nothing under /etc. As kolla mounts /etc/ceph into
+        cinder-volume's container."""
+        return ['unshare', '--mount', '--propagation', 'private', '--',
+                'sh', '-c', 'mount --bind "$0" %s && exec "$@"' % ETC_CEPH,
+                os.path.dirname(ceph.conf(self.layout))] + list(argv)
+
     def processes(self):
         config = ['--config-file', self.etc('cinder.conf')]
         return [
@@ -135,7 +151,8 @@ class Cinder(service.Service):
                 self._reports_up('cinder-scheduler'), after=('cinder-api',),
                 stop_timeout=5),
             service.Process(
-                'cinder-volume', [self.layout.bin('cinder-volume')] + config,
+                'cinder-volume', self._seeing_ceph_keys(
+                    [self.layout.bin('cinder-volume')] + config),
                 self._reports_up('cinder-volume'),
                 {'PYTHONPATH': self.data('bindings')},
                 after=('cinder-api',), prepare=self._link_bindings,

@@ -167,18 +167,18 @@ class VolumesTestCase(aio_base.AllInOneBase):
         volume, written = self._written_volume(server)
         self._detach(server, volume)
 
-        # qcow2: Cinder exports it with rbd and converts it (a raw upload
-        # goes through os-brick, which reads Ceph's key only from
-        # /etc/ceph, where the all-in-one writes nothing).
-        name = 'e2e-of-volume-%s' % volume[:8]
+        # raw, the CLI's default: os-brick reads the volume through librbd
+        # with the key it finds in /etc/ceph (cinder-volume's own).
         uploaded = json.loads(self._cli(
             'image', 'create', '-f', 'json', '--volume', volume,
-            '--disk-format', 'qcow2', name))
+            'e2e-of-volume-%s' % volume[:8]))
         self.addCleanup(self.conn.image.delete_image, uploaded['image_id'],
                         ignore_missing=True)
         self.assertTrue(self._until(
             lambda: self.conn.image.get_image(
                 uploaded['image_id']).status == 'active'))
+        self.assertEqual('raw', self.conn.image.get_image(
+            uploaded['image_id']).disk_format)
         copy = self._volume('--size', '1', '--image', uploaded['image_id'])
         self._attach(server, copy)
         self.assertEqual((0, written), self._sh(
