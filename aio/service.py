@@ -226,6 +226,16 @@ def earlier_sqlite_state(described):
             '"tools/aio"' % (described.layout.state, described.name, path)]
 
 
+def merged(*configs):
+    """Configurations (section -> options) merged, the later ones'
+    options winning."""
+    result = {}
+    for config in configs:
+        for section, options in config.items():
+            result.setdefault(section, {}).update(options)
+    return result
+
+
 def ini(sections):
     lines = []
     for section, options in sections.items():

@@ -37,6 +37,7 @@ from aio.services import placement
 from aio.services import rabbitmq
 from aio.services import registry
 from aio.services import management
+from aio.services import zun
 
 CONTROL = (
     mariadb.MariaDB,
@@ -52,12 +53,14 @@ CONTROL = (
     nova.Nova,
     registry.Registry,
     heat.Heat,
+    zun.Zun,
 )
 COMPUTE = (
     host_network.HostNetwork,
     openvswitch.OpenvSwitch,
     chassis.Chassis,
     nova.Compute,
+    zun.ZunCompute,
 )
 # The first host uses the machine's engine.
 ADDED_COMPUTE = COMPUTE + (docker_engine.DockerEngine,)
@@ -96,8 +99,10 @@ def described(layout, disabled=(), classes=ALL):
 def of_host(host):
     """An added compute host's services; their peers include the control
     plane's, as its last bring-up chose them."""
-    found = [cls(host.layout, host) for cls in ADDED_COMPUTE]
     control = chosen(host.control)
+    names = {each.name for each in control}
+    found = [cls(host.layout, host) for cls in ADDED_COMPUTE
+             if not cls.optional or cls.name in names]
     for each in found:
         each.peers = {other.name: other for other in control + found}
     return found

@@ -59,12 +59,19 @@ def _shared(control):
     }
 
 
-def _merged(*configs):
-    merged = {}
-    for config in configs:
-        for section, options in config.items():
-            merged.setdefault(section, {}).update(options)
-    return merged
+# What a compute host keeps for itself and how far it is overcommitted:
+# Nova's [DEFAULT] options, and Zun's [compute] ones on the hosts it
+# shares with Nova (both write them into the host's one provider). A
+# container's vCPUs are CPU shares, not dedicated cores: 32 per core lets
+# a 2-core host take fifty m1.nano servers.
+HOST_RESOURCES = {
+    'reserved_host_cpus': '0',
+    'reserved_host_memory_mb': '512',
+    'reserved_host_disk_mb': '0',
+    'cpu_allocation_ratio': '32.0',
+    'ram_allocation_ratio': '1.0',
+    'disk_allocation_ratio': '1.0',
+}
 
 
 class Nova(service.Service):
@@ -86,7 +93,7 @@ class Nova(service.Service):
 
     def _nova_conf(self):
         layout = self.layout
-        return service.ini(_merged(_shared(layout), {
+        return service.ini(service.merged(_shared(layout), {
             'DEFAULT': {
                 # The conductor's and scheduler's host: the first compute
                 # host's, as on a cloud's first machine.
@@ -202,13 +209,10 @@ class Compute(service.Service):
         }
 
     def _config(self):
-        return service.ini(_merged(_shared(self.host.control), {
+        return service.ini(service.merged(_shared(self.host.control), {
             'DEFAULT': {
                 'compute_driver': 'docker.DockerDriver',
-                # A container's vCPUs are CPU shares, not dedicated cores:
-                # 32 per core lets a 2-core host take fifty m1.nano
-                # servers.
-                'cpu_allocation_ratio': '32.0',
+                **HOST_RESOURCES,
                 # A boot waits this long for Neutron's network-vif-plugged.
                 'vif_plugging_timeout': '60',
                 # Servers that were running when the host (or dockerd) went

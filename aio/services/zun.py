@@ -1,0 +1,238 @@
+"""Zun, the containers service, beside Nova on the same hosts, networks and
+Placement: its API (gunicorn, 9517) and websocket proxy (interactive exec)
+on the control plane; on every compute host, zun-compute and
+kuryr-libnetwork, the engine's network plugin that gives a Zun container
+a Neutron port on OVN.
+
+Zun and Nova share each host's resource provider (``host_shared_with_
+nova``): zun-compute writes the same inventory into Nova's provider, so
+its reserved amounts and allocation ratios are Nova's, and the
+allocations of both add up there.
+"""
+
+import os
+import subprocess
+import sys
+import urllib.parse
+
+from aio import layout as aio_layout
+from aio import processes
+from aio import service
+from aio.layout import HOST
+from aio.services import keystone
+from aio.services import mariadb
+from aio.services import nova
+from aio.services import openvswitch
+from aio.services import rabbitmq
+
+API_PORT = 9517
+WSPROXY_PORT = 6784
+# kuryr-libnetwork listens here in every compute host's network namespace;
+# each host's engine, in the same namespace, reaches its own.
+KURYR_URL = 'http://127.0.0.1:23750'
+# Where Docker finds a plugin by name (the engines of every host read the
+# same directory), as DevStack's kuryr-libnetwork plugin installs it.
+KURYR_SPEC = '/usr/lib/docker/plugins/kuryr/kuryr.spec'
+# The newest of Zun 18's API.
+API_VERSION = '1.40'
+# The Docker API version zun-compute asks for (the engine serves 1.41).
+DOCKER_API_VERSION = '1.41'
+
+
+def _memory_mb():
+    return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**20
+
+
+def _shared(control):
+    return {
+        'DEFAULT': {
+            'use_stderr': 'true',
+            'transport_url': rabbitmq.transport_url(control),
+            'state_path': control.data('zun'),
+            # Zun's images are Glance's docker images, as Nova's are; the
+            # docker driver pulls what the registry serves.
+            'image_driver_list': 'glance,docker',
+            'default_image_driver': 'glance',
+            # A container may ask for up to a host's memory, as a
+            # flavor may (Zun's default stops at 8 GiB).
+            'maximum_memory': str(_memory_mb()),
+        },
+        'keystone_auth': keystone.service_auth(control, 'zun'),
+        'keystone_authtoken': keystone.authtoken(control, 'zun'),
+        'database': {'connection': mariadb.url(control, 'zun')},
+        'glance_client': {'region_name': aio_layout.REGION},
+        'neutron_client': {'region_name': aio_layout.REGION},
+        'placement_client': {'region_name': aio_layout.REGION},
+        'websocket_proxy': {
+            'wsproxy_host': HOST,
+            'wsproxy_port': str(WSPROXY_PORT),
+            'base_url': 'ws://%s:%d/' % (HOST, WSPROXY_PORT),
+        },
+    }
+
+
+def _api(conn, path):
+    """What Zun's API answers to an admin's GET of ``path``."""
+    return conn.session.get(path, endpoint_filter={
+        'service_type': 'container'}, headers={
+            'OpenStack-API-Version': 'container %s' % API_VERSION}).json()
+
+
+def _answers_in(host, url):
+    """A check that ``url``'s port accepts connections in the host's
+    network namespace."""
+    address = urllib.parse.urlsplit(url)
+    argv = host.command([
+        sys.executable, '-c', 'import socket, sys; '
+        'socket.create_connection((sys.argv[1], int(sys.argv[2])), 2)',
+        address.hostname, str(address.port)])
+    return service.Check('answers at %s' % url, lambda: subprocess.run(
+        argv, capture_output=True).returncode == 0)
+
+
+class Zun(service.Service):
+    name = 'zun'
+    optional = True
+    after = ('mariadb', 'rabbitmq', 'keystone', 'glance', 'neutron',
+             'placement')
+    ports = {'zun-api': API_PORT, 'zun-wsproxy': WSPROXY_PORT}
+    databases = ('zun',)
+    user = 'zun'
+    catalog = (service.Endpoint('zun', 'container',
+                                aio_layout.url(API_PORT, '/v1')),)
+
+    def config_files(self):
+        return {'zun.conf': service.ini(service.merged(_shared(self.layout), {
+            'DEFAULT': {'host': self.layout.compute_host},
+            'api': {'host_ip': HOST, 'port': str(API_PORT), 'workers': '1',
+                    'api_paste_config': self.layout.wheel_etc(
+                        'zun', 'api-paste.ini')},
+            'oslo_concurrency': {'lock_path': self.data('locks')},
+        }))}
+
+    def initialize(self):
+        self.run([self.layout.bin('zun-db-manage'),
+                  '--config-file', self.etc('zun.conf'), 'upgrade'])
+
+    def processes(self):
+        config = ['--config-file', self.etc('zun.conf')]
+        return [
+            self.gunicorn('zun-api', 'zun.wsgi.api', API_PORT, {},
+                          argv=config),
+            service.Process(
+                'zun-wsproxy', [self.layout.bin('zun-wsproxy')] + config,
+                service.port_answers(WSPROXY_PORT), stop_timeout=5),
+        ]
+
+
+class ZunCompute(service.Service):
+    """A compute host's zun-compute and kuryr-server."""
+    name = 'zun-compute'
+    optional = True
+
+    @property
+    def after(self):
+        # Nova's compute service first: its provider is the one Zun
+        # shares.
+        return ('zun', 'nova-compute')
+
+    def config_files(self):
+        host = self.host
+        control = host.control
+        return {
+            'zun-compute.conf': service.ini(service.merged(_shared(control), {
+                'DEFAULT': {
+                    'host': host.name,
+                    'my_ip': host.management_ip,
+                    # Not containerd's CRI: capsules are not offered, and
+                    # its gRPC client aborts every command zun-compute
+                    # forks afterwards (lspci among them).
+                    'capsule_driver': 'docker',
+                    # Zun's Docker driver, for a host whose name is not
+                    # its engine's (novadocker.zun_driver).
+                    'container_driver': 'novadocker',
+                },
+                'compute': dict(
+                    nova.HOST_RESOURCES,
+                    host_shared_with_nova='true'),
+                'docker': {
+                    'api_url': host.docker_url,
+                    'docker_remote_api_version': DOCKER_API_VERSION,
+                    # zun-wsproxy, on the control plane, opens an exec's
+                    # socket through this engine's socket.
+                    'docker_remote_api_url': host.docker_url,
+                },
+                'network': {'driver': 'kuryr'},
+                'oslo_concurrency': {'lock_path': self.data('locks')},
+                **self.privsep_helpers(('privsep',),
+                                       [self.etc('zun-compute.conf')]),
+            })),
+            'kuryr.conf': service.ini({
+                'DEFAULT': {
+                    'use_stderr': 'true',
+                    'kuryr_uri': KURYR_URL,
+                    # Its binding scripts (the "ovs" one plugs the veth
+                    # into br-int as os-vif does).
+                    'bindir': os.path.join(self.layout.venv, 'libexec',
+                                           'kuryr'),
+                    'capability_scope': 'local',
+                    'process_external_connectivity': 'false',
+                },
+                'neutron': dict(keystone.service_auth(control, 'zun'),
+                                www_authenticate_uri=keystone.URL),
+            }),
+        }
+
+    def _with_chassis_hostname(self, argv):
+        """kuryr binds a port to the host name it sees (it has no option),
+        and OVN binds a port only to a chassis of that name: it runs in a
+        UTS namespace of its own with the host's name."""
+        return self.host.command([
+            'unshare', '--uts', '--', 'sh', '-c',
+            'hostname "$0" && exec "$@"', self.host.name] + list(argv))
+
+    @staticmethod
+    def _spec():
+        os.makedirs(os.path.dirname(KURYR_SPEC), exist_ok=True)
+        with open(KURYR_SPEC, 'w') as f:
+            f.write(KURYR_URL + '\n')
+
+    def wipe(self):
+        """The plugin's spec (the same for every all-in-one of the
+        machine; the first host's wipe takes it)."""
+        if self.host.first and os.path.exists(KURYR_SPEC):
+            os.remove(KURYR_SPEC)
+            return ['file ' + KURYR_SPEC]
+        return []
+
+    def _reports_up(self, conn):
+        """Up since its start, and its host (which the scheduler picks
+        from) recorded by its first inventory."""
+        name = self.host.name
+        return any(
+            s['host'] == name and s['state'] == 'up' and s['binary'] ==
+            'zun-compute' and processes.reported_since_start(
+                self.layout, 'zun-compute', s['updated_at'])
+            for s in _api(conn, '/services')['services']) and any(
+                h['hostname'] == name for h in _api(conn, '/hosts')['hosts'])
+
+    def processes(self):
+        host = self.host
+        return [
+            service.Process(
+                'kuryr-server', self._with_chassis_hostname([
+                    self.layout.bin('kuryr-server'),
+                    '--config-file', self.etc('kuryr.conf')]),
+                _answers_in(host, KURYR_URL),
+                openvswitch.client_env(self.layout), prepare=self._spec,
+                stop_timeout=5),
+            service.Process(
+                'zun-compute', host.command([
+                    self.layout.bin('zun-compute'),
+                    '--config-file', self.etc('zun-compute.conf')]),
+                keystone.asks_api(
+                    host.control, "reports up in Zun's services and hosts "
+                    "APIs", self._reports_up),
+                openvswitch.client_env(self.layout),
+                after=('kuryr-server',), stop_timeout=5),
+        ]

@@ -1,0 +1,244 @@
+"""Zun beside Nova, end to end as the demo user: containers of the
+containers service on the same engine, OVN networks and Placement
+provider as Nova's servers.
+
+Traffic goes only between containers of the all-in-one's own networks and
+the all-in-one's outside world (the namespace aio-outside).
+"""
+
+import json
+import time
+import uuid
+
+import websocket
+
+from aio import demo
+from aio import sample_image
+from aio.services import zun
+from tests.aio import base as aio_base
+
+# A page of its own, and its output before it.
+ZUN_PAGE = 'served by zun'
+ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
+               '/www/index.html && exec httpd -f -p 80 -h /www' % (
+                   ZUN_PAGE.replace(' ', '\\ '))]
+
+
+class ZunTestCase(aio_base.AllInOneBase):
+
+    def setUp(self):
+        super().setUp()
+        self.image = self.conn.image.find_image(demo.IMAGE_NAME)
+        self.private = self.conn.network.find_network(demo.NETWORK_NAME)
+
+    def _api(self, method, path, **kwargs):
+        """Zun's API as the demo user."""
+        return self.conn.session.request(
+            path, method, endpoint_filter={'service_type': 'container'},
+            headers={'OpenStack-API-Version': 'container %s' %
+                     zun.API_VERSION}, **kwargs)
+
+    def _show(self, container_id):
+        return self._api('GET', '/containers/%s' % container_id).json()
+
+    def _run(self, *args, command=ZUN_COMMAND):
+        """openstack appcontainer run on private, until Running; deleted
+        after the test."""
+        name = 'e2e-zun-%s' % uuid.uuid4().hex[:8]
+        created = json.loads(self._cli(
+            'appcontainer', 'run', '-f', 'json', '--name', name,
+            '--net', 'network=%s' % self.private.id, *args,
+            demo.IMAGE_NAME, *command))
+        self.addCleanup(self._delete_container, created['uuid'])
+        self._wait_container(created['uuid'], 'Running')
+        return self._show(created['uuid'])
+
+    def _wait_container(self, container_id, status):
+        seen = [None]
+
+        def reached():
+            seen[0] = self._show(container_id)
+            if seen[0]['status'] == 'Error' != status:
+                self.fail('container %s went Error: %s' % (
+                    container_id, seen[0]['status_reason']))
+            return seen[0]['status'] == status and not seen[0]['task_state']
+        if not self._until(reached):
+            self.fail('container %s is %s, not %s' % (
+                container_id, seen[0]['status'], status))
+
+    def _delete_container(self, container_id):
+        self._api('DELETE', '/containers/%s?force=True&stop=True' %
+                  container_id, raise_exc=False)
+        self._until(lambda: self._api(
+            'GET', '/containers/%s' % container_id,
+            raise_exc=False).status_code == 404)
+
+    def _engine_container(self, container):
+        return self.docker.containers.get('zun-' + container['uuid'])
+
+    def _address(self, container):
+        return [a['addr'] for a in container['addresses'][self.private.id]
+                if a['version'] == 4][0]
+
+    def _port(self, container, conn=None):
+        return (conn or self.conn).network.get_port(
+            container['addresses'][self.private.id][0]['port'])
+
+    def test_container_on_private_talks_to_a_server_and_answers_outside(self):
+        server = self._boot(self.image, 'e2e-zun-peer',
+                            networks=[{'uuid': self.private.id}],
+                            security_groups=[{'name': 'default'},
+                                             {'name': demo.WEB_GROUP}])
+        container = self._run('--security-group', 'default',
+                              '--security-group', demo.WEB_GROUP)
+        self.assertEqual('running', self._engine_container(container).status)
+        # Its Neutron port is bound to the compute host's chassis and up.
+        port = self._port(container, demo.cloud(self.layout, 'aio-admin'))
+        self.assertEqual(self.layout.compute_host, port.binding_host_id)
+        self.assertTrue(self._until(lambda: self.conn.network.get_port(
+            port.id).status == 'ACTIVE'))
+
+        zun_address = self._address(container)
+        server_address = [a['addr'] for a in self.conn.compute.get_server(
+            server.id).addresses[demo.NETWORK_NAME] if a['version'] == 4][0]
+        nova_side = self._container(server)
+        self.assertTrue(self._until(lambda: nova_side.exec_run(
+            ['timeout', '3', 'wget', '-qO-', 'http://%s/' % zun_address])
+            .output.decode().strip() == ZUN_PAGE, 30, 0.5))
+        zun_side = self._engine_container(container)
+        self.assertEqual(sample_image.SAMPLE_PAGE, zun_side.exec_run(
+            ['timeout', '3', 'wget', '-qO-', 'http://%s/' % server_address]
+        ).output)
+
+        fip = self.conn.network.create_ip(
+            floating_network_id=self.conn.network.find_network(
+                demo.PUBLIC_NETWORK).id, port_id=port.id)
+        self.addCleanup(self.conn.network.delete_ip, fip,
+                        ignore_missing=True)
+        self.assertTrue(self._until(
+            lambda: self._fetch_from_outside(fip.floating_ip_address)
+            == (ZUN_PAGE + '\n').encode(), 30, 0.5))
+
+    def test_logs_exec_and_an_interactive_shell(self):
+        container = self._run()
+        self.assertIn('started', self._cli('appcontainer', 'logs',
+                                           container['uuid']))
+        done = demo.openstack_cli(
+            self.layout, 'aio', 'appcontainer', 'exec', container['uuid'],
+            'sh', '-c', 'echo $((6*7)); exit 3', check=False)
+        self.assertEqual((3, '42'), (done.returncode, done.stdout.strip()))
+
+        # What `openstack appcontainer exec --interactive` does: a shell
+        # through zun-wsproxy's websocket.
+        started = self._api(
+            'POST', '/containers/%s/execute?command=/bin/sh&run=false&'
+            'interactive=true' % container['uuid']).json()
+        self.assertTrue(started['proxy_url'].startswith(
+            'ws://%s:%d/' % (aio_base.aio_layout.HOST, zun.WSPROXY_PORT)))
+        shell = websocket.create_connection(
+            started['proxy_url'], timeout=5, subprotocols=['binary'])
+        self.addCleanup(shell.close)
+        shell.send_binary(b'echo $((6*7))\n')
+        seen = b''
+        deadline = time.time() + 10
+        while b'\n42\r\n' not in seen and time.time() < deadline:
+            seen += shell.recv()
+        self.assertIn(b'\n42\r\n', seen)
+
+    def _free_memory_mb(self, admin, provider):
+        placement = {'service_type': 'placement'}
+        inventory = admin.session.get(
+            '/resource_providers/%s/inventories/MEMORY_MB' % provider.id,
+            endpoint_filter=placement).json()
+        used = admin.session.get(
+            '/resource_providers/%s/usages' % provider.id,
+            endpoint_filter=placement).json()['usages']
+        return inventory['total'] - inventory['reserved'] - used['MEMORY_MB']
+
+    def test_one_provider_counts_both_and_a_full_host_refuses_either(self):
+        admin = demo.cloud(self.layout, 'aio-admin')
+        provider = admin.placement.find_resource_provider(
+            self.layout.compute_host)
+        # Zun takes what the host has left: Nova's scheduler refuses the
+        # next server.
+        big = self._run('--memory', str(
+            self._free_memory_mb(admin, provider) - 256))
+        allocations = admin.session.get(
+            '/allocations/%s' % big['uuid'],
+            endpoint_filter={'service_type': 'placement'}).json()
+        self.assertEqual([provider.id], list(allocations['allocations']))
+        server = self.conn.compute.create_server(
+            name='e2e-zun-no-room', image_id=self.image.id, networks='none',
+            flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
+        self.addCleanup(self._delete, server)
+        server = self._wait_status(server, 'ERROR')
+        self.assertIn('No valid host', server.fault['message'])
+        self._delete(server)
+        self._delete_container(big['uuid'])
+
+        # A Nova server takes it: Zun's scheduler refuses the next
+        # container.
+        flavor = admin.compute.create_flavor(
+            name='e2e-zun-%s' % uuid.uuid4().hex[:8], vcpus=1, disk=1,
+            ram=self._free_memory_mb(admin, provider) - 256)
+        self.addCleanup(admin.compute.delete_flavor, flavor)
+        server = self.conn.compute.create_server(
+            name='e2e-zun-fills', image_id=self.image.id, networks='none',
+            flavor_id=flavor.id)
+        self.addCleanup(self._delete, server)
+        self._wait_status(server, 'ACTIVE')
+        refused = json.loads(self._cli(
+            'appcontainer', 'run', '-f', 'json', '--net',
+            'network=%s' % self.private.id, demo.IMAGE_NAME))
+        self.addCleanup(self._delete_container, refused['uuid'])
+        self._wait_container(refused['uuid'], 'Error')
+        self.assertIn('not enough hosts',
+                      self._show(refused['uuid'])['status_reason'])
+
+    def test_each_service_leaves_the_others_containers_alone(self):
+        server = self._boot(self.image, 'e2e-zun-neighbour')
+        container = self._run()
+        nova_started = self._started_at(server)
+        zun_started = self._engine_container(container).attrs['State'][
+            'StartedAt']
+
+        self._cli('appcontainer', 'stop', container['uuid'])
+        self._wait_container(container['uuid'], 'Stopped')
+        self._cli('appcontainer', 'start', container['uuid'])
+        self._wait_container(container['uuid'], 'Running')
+        self.conn.compute.stop_server(server)
+        self._wait_status(server, 'SHUTOFF')
+        self.conn.compute.start_server(server)
+        self._wait_status(server, 'ACTIVE')
+        self.assertNotEqual(nova_started, self._started_at(server))
+        self.assertEqual('running', self._engine_container(container).status)
+        # Nova's power actions did not touch Zun's container, nor Zun's
+        # Nova's: each restarted only its own.
+        restarted = self._engine_container(container).attrs['State'][
+            'StartedAt']
+        self.assertNotEqual(zun_started, restarted)
+        self.conn.compute.reboot_server(server, 'SOFT')
+        self._wait_status(server, 'ACTIVE')
+        self.assertEqual(restarted, self._engine_container(
+            container).attrs['State']['StartedAt'])
+
+        # Deleted: no container, no port, no veth left.
+        port = self._port(container)
+        self._delete_container(container['uuid'])
+        self.assertEqual([], self.docker.containers.list(
+            all=True, filters={'name': 'zun-' + container['uuid']}))
+        self.assertIsNone(self.conn.network.find_port(port.id))
+        self.assertEqual('running', self._container(server).status)
+
+    def test_unknown_image_fails_the_container_naming_it(self):
+        created = json.loads(self._cli(
+            'appcontainer', 'run', '-f', 'json', '--net',
+            'network=%s' % self.private.id, 'e2e-no-such-image'))
+        self.addCleanup(self._delete_container, created['uuid'])
+        self._wait_container(created['uuid'], 'Error')
+        self.assertEqual('Image e2e-no-such-image could not be found.',
+                         self._show(created['uuid'])['status_reason'])
+        self.assertEqual([], self.docker.containers.list(
+            all=True, filters={'name': 'zun-' + created['uuid']}))
+        self.assertEqual([], list(self.conn.network.ports(
+            device_id=created['uuid'])))
