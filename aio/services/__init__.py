@@ -60,10 +60,14 @@ COMPUTE = (
     openvswitch.OpenvSwitch,
     chassis.Chassis,
     nova.Compute,
+    # Only on the first host, for now: kuryr-libnetwork accepts an
+    # engine's network namespaces only under /var/run/docker/netns, and an
+    # added host's engine keeps them under its state directory.
     zun.ZunCompute,
 )
 # The first host uses the machine's engine.
-ADDED_COMPUTE = COMPUTE + (docker_engine.DockerEngine,)
+ADDED_COMPUTE = tuple(cls for cls in COMPUTE if cls is not zun.ZunCompute) + (
+    docker_engine.DockerEngine,)
 ALL = CONTROL + COMPUTE
 
 
@@ -99,10 +103,8 @@ def described(layout, disabled=(), classes=ALL):
 def of_host(host):
     """An added compute host's services; their peers include the control
     plane's, as its last bring-up chose them."""
+    found = [cls(host.layout, host) for cls in ADDED_COMPUTE]
     control = chosen(host.control)
-    names = {each.name for each in control}
-    found = [cls(host.layout, host) for cls in ADDED_COMPUTE
-             if not cls.optional or cls.name in names]
     for each in found:
         each.peers = {other.name: other for other in control + found}
     return found

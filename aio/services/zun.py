@@ -1,8 +1,8 @@
 """Zun, the containers service, beside Nova on the same hosts, networks and
 Placement: its API (gunicorn, 9517) and websocket proxy (interactive exec)
-on the control plane; on every compute host, zun-compute and
+on the control plane; on the first compute host, zun-compute and
 kuryr-libnetwork, the engine's network plugin that gives a Zun container
-a Neutron port on OVN.
+a Neutron port on OVN (not on added hosts yet: see aio.services).
 
 Zun and Nova share each host's resource provider (``host_shared_with_
 nova``): zun-compute writes the same inventory into Nova's provider, so
@@ -31,7 +31,9 @@ WSPROXY_PORT = 6784
 # each host's engine, in the same namespace, reaches its own.
 KURYR_URL = 'http://127.0.0.1:23750'
 # Where Docker finds a plugin by name (the engines of every host read the
-# same directory), as DevStack's kuryr-libnetwork plugin installs it.
+# same directory), as Debian's and DevStack's kuryr-libnetwork install it:
+# the same for every all-in-one of the machine, it stays, as a package's
+# file would.
 KURYR_SPEC = '/usr/lib/docker/plugins/kuryr/kuryr.spec'
 # The newest of Zun 18's API.
 API_VERSION = '1.40'
@@ -196,14 +198,6 @@ class ZunCompute(service.Service):
         os.makedirs(os.path.dirname(KURYR_SPEC), exist_ok=True)
         with open(KURYR_SPEC, 'w') as f:
             f.write(KURYR_URL + '\n')
-
-    def wipe(self):
-        """The plugin's spec (the same for every all-in-one of the
-        machine; the first host's wipe takes it)."""
-        if self.host.first and os.path.exists(KURYR_SPEC):
-            os.remove(KURYR_SPEC)
-            return ['file ' + KURYR_SPEC]
-        return []
 
     def _reports_up(self, conn):
         """Up since its start, and its host (which the scheduler picks
