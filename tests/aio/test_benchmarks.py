@@ -47,3 +47,9 @@ class AllInOneBenchTestCase(testtools.TestCase):
                               r'running container, 1 rounds: median [0-9.]+')
         self.assertRegex(out, r'ratio volume / container [0-9.]+')
         self.assertRegex(out, r'volumes add [0-9]+ MiB')
+
+    def test_zun_bench(self):
+        out = run_bench(self, 'zun_bench.py', '--rounds', '1')
+        self.assertRegex(out, r'appcontainer run until Running median '
+                              r'[0-9.]+ s .* ratio Zun / Nova [0-9.]+')
+        self.assertRegex(out, r'Zun adds [0-9]+ MiB')

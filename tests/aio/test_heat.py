@@ -98,15 +98,18 @@ class HeatTest(aio_base.AllInOneBase):
         return {'stack_status': stack.status,
                 'stack_status_reason': stack.status_reason}
 
-    def _ended(self, action):
+    def _ended(self, action, updated_before=None):
         """The stack once its ``action`` has ended, None once deleted; read
-        through openstacksdk (heatclient's --wait polls every 5 s)."""
+        through openstacksdk (heatclient's --wait polls every 5 s). An
+        update's end is one after ``updated_before`` (the last update's
+        time: its status reads UPDATE_COMPLETE too)."""
         seen = [None]
 
         def ended():
             seen[0] = self.conn.orchestration.find_stack(self.stack)
             return seen[0] is None or seen[0].status in (
-                action + '_COMPLETE', action + '_FAILED')
+                action + '_COMPLETE', action + '_FAILED') and (
+                    seen[0].updated_at != updated_before)
         if not self._until(ended, aio_base.WAIT * 2, 0.5):
             self.fail('stack %s is still %s' % (self.stack, seen[0].status))
         return seen[0]
@@ -128,10 +131,11 @@ class HeatTest(aio_base.AllInOneBase):
 
     def _update(self, template):
         path = self._template_file(template)
-        self._stack('update', '--wait', '-t', path, self.stack)
-        stack = self._stack('show', '-f', 'json', self.stack)
-        self.assertEqual('UPDATE_COMPLETE', stack['stack_status'],
-                         stack.get('stack_status_reason'))
+        before = self.conn.orchestration.find_stack(self.stack).updated_at
+        self._stack('update', '-t', path, self.stack)
+        stack = self._ended('UPDATE', before)
+        self.assertEqual('UPDATE_COMPLETE', stack.status,
+                         stack.status_reason)
 
     def _validation_error(self, template):
         """The error of a stack create refused at validation; no stack or
@@ -265,13 +269,14 @@ class HeatTest(aio_base.AllInOneBase):
         self.assertEqual('ACTIVE',
                          self.conn.compute.get_server(server.id).status)
 
-        self._stack('suspend', '--wait', self.stack)
+        self._stack('suspend', self.stack)
+        self.assertEqual('SUSPEND_COMPLETE', self._ended('SUSPEND').status)
         self.assertEqual('paused', self._container(server).status)
-        self._stack('resume', '--wait', self.stack)
+        self._stack('resume', self.stack)
+        self.assertEqual('RESUME_COMPLETE', self._ended('RESUME').status)
         self.assertEqual('running', self._container(server).status)
-        self._stack('check', '--wait', self.stack)
-        self.assertEqual('CHECK_COMPLETE', self._stack(
-            'show', '-f', 'json', self.stack)['stack_status'])
+        self._stack('check', self.stack)
+        self.assertEqual('CHECK_COMPLETE', self._ended('CHECK').status)
 
         groups = {g.id for g in self.conn.network.security_groups()}
         self.conn.network.delete_ip(fip)

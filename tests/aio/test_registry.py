@@ -42,6 +42,14 @@ class RegistryTest(aio_base.AllInOneBase):
         self.pushed = []
         self.addCleanup(self._remove_glance_images)
 
+    def _delete_stack(self, name):
+        stack = self.conn.orchestration.find_stack(name)
+        if stack:
+            self.conn.orchestration.delete_stack(stack)
+            self.assertTrue(self._until(
+                lambda: self.conn.orchestration.find_stack(name) is None,
+                interval=0.5))
+
     def _forget(self, reference):
         try:
             self.docker.images.remove(reference, force=True)
@@ -409,15 +417,19 @@ class RegistryTest(aio_base.AllInOneBase):
                                        'networks': [
                                            {'network': 'private'}]}}}}, f)
         stack = self.repository
-        self.addCleanup(lambda: self.conn.orchestration.find_stack(stack) and
-                        demo.openstack_cli(self.layout, 'aio', 'stack',
-                                           'delete', '--yes', '--wait', stack))
+        self.addCleanup(self._delete_stack, stack)
         try:
             demo.openstack_cli(self.layout, 'aio', 'stack', 'create',
-                               '--wait', '-t', template, stack)
+                               '-t', template, stack)
         except subprocess.CalledProcessError as e:
             self.fail(e.stdout + e.stderr)
+        # (Not the CLI's --wait, which polls every 5 s.)
+        self.assertTrue(self._until(
+            lambda: self.conn.orchestration.find_stack(stack).status in (
+                'CREATE_COMPLETE', 'CREATE_FAILED'), interval=0.5))
         found = self.conn.orchestration.find_stack(stack)
+        self.assertEqual('CREATE_COMPLETE', found.status,
+                         found.status_reason)
         server = self.conn.compute.get_server(next(
             self.conn.orchestration.resources(found)).physical_resource_id)
         self.assertEqual(image['id'], server.image['id'])

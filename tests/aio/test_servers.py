@@ -83,7 +83,7 @@ class AllInOneTestCase(aio_base.AllInOneBase):
         before = self._container(server)
 
         demo.openstack_cli(self.layout, 'aio', 'server', 'resize',
-                           '--flavor', 'm1.small', '--wait', server.id,
+                           '--flavor', 'm1.small', server.id,
                            timeout=WAIT)
         resized = self._wait_status(server, 'VERIFY_RESIZE')
         demo.openstack_cli(self.layout, 'aio', 'server', 'resize', 'confirm',

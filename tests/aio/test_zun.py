@@ -242,3 +242,42 @@ class ZunTestCase(aio_base.AllInOneBase):
             all=True, filters={'name': 'zun-' + created['uuid']}))
         self.assertEqual([], list(self.conn.network.ports(
             device_id=created['uuid'])))
+
+    def test_heat_stack_of_a_zun_container_runs_and_goes(self):
+        name = 'e2e-zun-stack-%s' % uuid.uuid4().hex[:8]
+        stack = self.conn.orchestration.create_stack(name=name, template={
+            'heat_template_version': '2021-04-16',
+            'resources': {'web': {
+                'type': 'OS::Zun::Container',
+                'properties': {
+                    'image': demo.IMAGE_NAME, 'image_driver': 'glance',
+                    'command': ' '.join(ZUN_COMMAND[:2]) + " '%s'" %
+                    ZUN_COMMAND[2],
+                    'networks': [{'network': self.private.id}]}}},
+            'outputs': {'addresses': {
+                'value': {'get_attr': ['web', 'addresses']}}}})
+        self.addCleanup(self.conn.orchestration.delete_stack, stack,
+                        ignore_missing=True)
+        self.assertTrue(self._until(
+            lambda: self.conn.orchestration.get_stack(stack.id).status
+            in ('CREATE_COMPLETE', 'CREATE_FAILED'), interval=0.5))
+        created = self.conn.orchestration.get_stack(stack.id)
+        self.assertEqual('CREATE_COMPLETE', created.status,
+                         created.status_reason)
+        container_id = next(
+            r.physical_resource_id
+            for r in self.conn.orchestration.resources(created))
+        container = self._show(container_id)
+        self.assertEqual('Running', container['status'])
+        self.assertEqual('running',
+                         self._engine_container(container).status)
+        self.assertIn('started', self._engine_container(
+            container).logs().decode())
+
+        self.conn.orchestration.delete_stack(created)
+        self.assertTrue(self._until(
+            lambda: self._api('GET', '/containers/%s' % container_id,
+                              raise_exc=False).status_code == 404,
+            interval=0.5))
+        self.assertEqual([], self.docker.containers.list(
+            all=True, filters={'name': 'zun-' + container_id}))
