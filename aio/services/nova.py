@@ -251,11 +251,15 @@ class Compute(service.Service):
         manage cell_v2 discover_hosts, run once rather than periodically
         by the scheduler)."""
         name = self.host.name
+        # Only this host's hypervisor: since 2.88 the list asks each
+        # host's nova-compute its uptime, and one just stopped (still up
+        # for Nova) makes the whole list wait a minute and fail.
         mapped = keystone.asks_api(
             self.host.control, 'lists hypervisor %s' % name,
             lambda conn: any(
                 (h.service_details or {}).get('host') == name
-                for h in conn.compute.hypervisors(details=True)))
+                for h in conn.compute.hypervisors(
+                    details=True, hypervisor_hostname_pattern=name)))
         control = Nova(self.host.control)
 
         def discovered():
