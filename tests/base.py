@@ -1,20 +1,12 @@
 """What every test needs: a real Docker engine and locally built images."""
 
 import copy
-import datetime
 import io
-import ipaddress
-import os
 import select
 import socket
 import ssl
 import threading
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 import docker
 import fixtures
 from oslo_utils import uuidutils
@@ -281,61 +273,6 @@ class RestartingEngineProxy(_UnixEngineProxy):
         threading.Thread(target=_pump, args=(upstream, client),
                          daemon=True).start()
         _pump(client, upstream)
-
-
-def _write_pem(path, data):
-    with open(path, 'wb') as f:
-        f.write(data)
-    return path
-
-
-class CertificateAuthority(object):
-    """A throw-away CA that writes PEM files of itself and of the
-    certificates it signs into ``directory``."""
-
-    def __init__(self, directory, name):
-        self._directory = directory
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                   name)])
-        cert = self._builder(self._name, self._key.public_key()).add_extension(
-            x509.BasicConstraints(ca=True, path_length=None),
-            critical=True).sign(self._key, hashes.SHA256())
-        self.cert_file = _write_pem(
-            os.path.join(directory, name + '-ca.pem'),
-            cert.public_bytes(serialization.Encoding.PEM))
-
-    def _builder(self, subject, public_key):
-        now = datetime.datetime.now(datetime.timezone.utc)
-        return (x509.CertificateBuilder()
-                .subject_name(subject)
-                .issuer_name(self._name)
-                .public_key(public_key)
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(hours=1)))
-
-    def issue(self, name, ip_address=None):
-        """(certificate file, key file) for ``name``, valid for
-        ``ip_address`` when it is given (a server's)."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = self._builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
-            key.public_key())
-        if ip_address:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(ip_address))]),
-                critical=False)
-        cert = builder.sign(self._key, hashes.SHA256())
-        cert_file = _write_pem(
-            os.path.join(self._directory, name + '-cert.pem'),
-            cert.public_bytes(serialization.Encoding.PEM))
-        key_file = _write_pem(
-            os.path.join(self._directory, name + '-key.pem'),
-            key.private_bytes(serialization.Encoding.PEM,
-                              serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
-        return cert_file, key_file
 
 
 class TLSEngineProxy(_EngineProxy):

@@ -10,6 +10,7 @@ its reserved amounts and allocation ratios are Nova's, and the
 allocations of both add up there.
 """
 
+import datetime
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import urllib.parse
 from aio import layout as aio_layout
 from aio import processes
 from aio import service
+from aio import tls
 from aio.layout import HOST
 from aio.services import keystone
 from aio.services import mariadb
@@ -35,6 +37,10 @@ KURYR_URL = 'http://127.0.0.1:23750'
 # the same for every all-in-one of the machine, it stays, as a package's
 # file would.
 KURYR_SPEC = '/usr/lib/docker/plugins/kuryr/kuryr.spec'
+# Each engine, for zun-wsproxy's attach (Zun reaches an engine's attach
+# websocket over TCP only): TLS with client certificates on the host's
+# management address (socat in front of the engine's socket).
+ENGINE_TLS_PORT = 2376
 # The newest of Zun 18's API.
 API_VERSION = '1.40'
 # The Docker API version zun-compute asks for (the engine serves 1.41).
@@ -43,6 +49,21 @@ DOCKER_API_VERSION = '1.41'
 
 def _memory_mb():
     return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**20
+
+
+def authority(control):
+    return tls.CertificateAuthority(
+        control.etc('zun', 'tls'), 'aio-engines',
+        lifetime=datetime.timedelta(days=3650))
+
+
+def _client_certificate(control):
+    """zun-compute's and zun-wsproxy's [docker] TLS files: the client's
+    certificate for the engines' TLS port."""
+    ca = authority(control)
+    cert_file, key_file = ca.issue('zun-client')
+    return {'ca_file': ca.cert_file, 'cert_file': cert_file,
+            'key_file': key_file}
 
 
 def _shared(control):
@@ -110,6 +131,7 @@ class Zun(service.Service):
                     'api_paste_config': self.layout.wheel_etc(
                         'zun', 'api-paste.ini')},
             'oslo_concurrency': {'lock_path': self.data('locks')},
+            'docker': _client_certificate(self.layout),
         }))}
 
     def initialize(self):
@@ -131,6 +153,7 @@ class ZunCompute(service.Service):
     """A compute host's zun-compute and kuryr-server."""
     name = 'zun-compute'
     optional = True
+    ports = {'engine-tls': ENGINE_TLS_PORT}
 
     @property
     def after(self):
@@ -157,13 +180,16 @@ class ZunCompute(service.Service):
                 'compute': dict(
                     nova.HOST_RESOURCES,
                     host_shared_with_nova='true'),
-                'docker': {
-                    'api_url': host.docker_url,
-                    'docker_remote_api_version': DOCKER_API_VERSION,
+                'docker': dict(
+                    _client_certificate(control),
+                    api_url=host.docker_url,
+                    docker_remote_api_version=DOCKER_API_VERSION,
                     # zun-wsproxy, on the control plane, opens an exec's
-                    # socket through this engine's socket.
-                    'docker_remote_api_url': host.docker_url,
-                },
+                    # socket through this engine's socket, and an attach's
+                    # websocket through its TLS port.
+                    docker_remote_api_url=host.docker_url,
+                    docker_remote_api_host=host.management_ip,
+                    docker_remote_api_port=str(ENGINE_TLS_PORT)),
                 'network': {'driver': 'kuryr'},
                 'oslo_concurrency': {'lock_path': self.data('locks')},
                 **self.privsep_helpers(('privsep',),
@@ -210,9 +236,33 @@ class ZunCompute(service.Service):
             for s in _api(conn, '/services')['services']) and any(
                 h['hostname'] == name for h in _api(conn, '/hosts')['hosts'])
 
+    def _engine_tls_files(self):
+        ca = authority(self.host.control)
+        cert_file, key_file = ca.issue('engine-' + self.host.name,
+                                       self.host.management_ip)
+        return ca.cert_file, cert_file, key_file
+
+    def _engine_over_tls(self):
+        """socat serving the engine's socket over TLS on the host's
+        management address, to clients with a certificate of the
+        all-in-one's authority only."""
+        host = self.host
+        ca_file, cert_file, key_file = self._engine_tls_files()
+        return service.Process(
+            'engine-tls', host.command([
+                'socat', 'OPENSSL-LISTEN:%d,bind=%s,reuseaddr,fork,cert=%s,'
+                'key=%s,cafile=%s,verify=1' % (
+                    ENGINE_TLS_PORT, host.management_ip, cert_file,
+                    key_file, ca_file),
+                'UNIX-CONNECT:' + urllib.parse.urlsplit(
+                    host.docker_url).path]),
+            service.port_answers(ENGINE_TLS_PORT, host.management_ip),
+            stop_timeout=2)
+
     def processes(self):
         host = self.host
         return [
+            self._engine_over_tls(),
             service.Process(
                 'kuryr-server', self._with_chassis_hostname([
                     self.layout.bin('kuryr-server'),

@@ -7,6 +7,8 @@ the all-in-one's outside world (the namespace aio-outside).
 """
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 
@@ -22,6 +24,16 @@ ZUN_PAGE = 'served by zun'
 ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
                '/www/index.html && exec httpd -f -p 80 -h /www' % (
                    ZUN_PAGE.replace(' ', '\\ '))]
+GET = """
+import json, sys, requests
+options = json.loads(sys.argv[2])
+if 'cert' in options:
+    options['cert'] = tuple(options['cert'])
+try:
+    print(requests.get(sys.argv[1], timeout=5, **options).status_code)
+except requests.exceptions.RequestException as e:
+    print(type(e).__name__)
+"""
 
 
 class ZunTestCase(aio_base.AllInOneBase):
@@ -135,15 +147,55 @@ class ZunTestCase(aio_base.AllInOneBase):
             'interactive=true' % container['uuid']).json()
         self.assertTrue(started['proxy_url'].startswith(
             'ws://%s:%d/' % (aio_base.aio_layout.HOST, zun.WSPROXY_PORT)))
-        shell = websocket.create_connection(
-            started['proxy_url'], timeout=5, subprotocols=['binary'])
+        self.assertIn(b'\n42\r\n', self._typed(
+            started['proxy_url'], b'echo $((6*7))\n', b'\n42\r\n'))
+
+    def _typed(self, url, line, expected):
+        """What a websocket of zun-wsproxy's shows once ``line`` is
+        typed into it (until ``expected`` is seen, 10 s at most)."""
+        shell = websocket.create_connection(url, timeout=5,
+                                            subprotocols=['binary'])
         self.addCleanup(shell.close)
-        shell.send_binary(b'echo $((6*7))\n')
+        shell.send_binary(line)
         seen = b''
         deadline = time.time() + 10
-        while b'\n42\r\n' not in seen and time.time() < deadline:
+        while expected not in seen and time.time() < deadline:
             seen += shell.recv()
-        self.assertIn(b'\n42\r\n', seen)
+        return seen
+
+    def test_attach_reaches_the_main_process_through_the_engines_tls(self):
+        # (The CLI's run --interactive attaches at once: its API call.)
+        container = self._api('POST', '/containers?run=true', json={
+            'name': 'e2e-zun-%s' % uuid.uuid4().hex[:8],
+            'image': demo.IMAGE_NAME, 'command': ['/bin/sh'],
+            'interactive': True, 'tty': True,
+            'nets': [{'network': self.private.id}]}).json()
+        self.addCleanup(self._delete_container, container['uuid'])
+        self._wait_container(container['uuid'], 'Running')
+        url = self._api('GET', '/containers/%s/attach' %
+                        container['uuid']).json()
+        self.assertIn(b'\n42\r\n', self._typed(url, b'echo $((6*7))\n',
+                                                b'\n42\r\n'))
+        # The engine's TCP port serves clients with the all-in-one's
+        # certificate only, on the management address only.
+        engine = 'https://%s:%d/version' % (aio_base.aio_layout.HOST,
+                                            zun.ENGINE_TLS_PORT)
+        authority = zun.authority(self.layout)
+        self.assertEqual('SSLError', self._get(
+            engine, verify=authority.cert_file))
+        self.assertEqual('200', self._get(
+            engine, verify=authority.cert_file,
+            cert=authority.issue('zun-client')))
+        self.assertEqual('ConnectionError', self._get(
+            'https://127.0.0.1:%d/' % zun.ENGINE_TLS_PORT))
+
+    @staticmethod
+    def _get(url, **kwargs):
+        """The status of a GET, or the name of the error it raised, from
+        a process of its own (this one's ssl is eventlet's)."""
+        return subprocess.run([sys.executable, '-c', GET, url,
+                               json.dumps(kwargs)], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
 
     def _free_memory_mb(self, admin, provider):
         placement = {'service_type': 'placement'}

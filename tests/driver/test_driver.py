@@ -15,6 +15,7 @@ from nova.tests.unit import utils as test_utils
 from nova.virt import fake
 import nova.virt.node
 
+from aio import tls
 from novadocker import driver as driver_mod
 from novadocker import engine
 from tests import base
@@ -118,7 +119,7 @@ class DockerDriverTestCase(test.TestCase):
         self.useFixture(fixtures.MonkeyPatch('urllib3.util.ssl_.SSLContext',
                                              ssl.SSLContext))
         directory = self.useFixture(fixtures.TempDir()).path
-        ca = base.CertificateAuthority(directory, 'engine')
+        ca = tls.CertificateAuthority(directory, 'engine')
         server_cert, server_key = ca.issue('server', ip_address='127.0.0.1')
         client_cert, client_key = ca.issue('client')
         proxy = base.TLSEngineProxy(base.ENGINE_SOCKET, server_cert,
@@ -143,7 +144,7 @@ class DockerDriverTestCase(test.TestCase):
 
     def test_engine_certificate_of_another_ca_is_refused(self):
         proxy, directory = self._engine_behind_tls()
-        other = base.CertificateAuthority(directory, 'other')
+        other = tls.CertificateAuthority(directory, 'other')
         self.flags(tls_ca_file=other.cert_file, group='docker')
         error = self.assertRaises(engine.EngineUnavailable,
                                   self.driver.init_host, 'compute')
