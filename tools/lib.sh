@@ -7,7 +7,7 @@ VENV=$REPO/.venv
 # program).
 DEBIAN_PACKAGES=(docker.io busybox-static rabbitmq-server mariadb-server iproute2
     openvswitch-switch ovn-central ovn-host catatonit docker-registry ethtool
-    pciutils)
+    pciutils socat)
 # Ceph for the volumes (aio/services/ceph.py): rbd-fuse and loop devices
 # attach them (the kernel here has no rbd module); python3-rados and
 # python3-rbd are the bindings Cinder's RBD driver imports, qemu-utils its
