@@ -331,7 +331,7 @@ class OptionalServicesTestCase(testtools.TestCase):
                                   self.layout, ('nova',))
         self.assertEqual('AIO_DISABLED_SERVICES=nova: nova cannot be left '
                          'out; only these may be left out: ceph, cinder, '
-                         'registry, heat', str(error))
+                         'registry, heat, zun, zun-compute', str(error))
         error = self.assertRaises(aio_plan.Invalid, services.described,
                                   self.layout, ('swift',))
         self.assertIn('no service is called swift', str(error))
@@ -341,6 +341,12 @@ class OptionalServicesTestCase(testtools.TestCase):
                          'leave it out too', str(error))
         self.assertNotIn('cinder', [s.name for s in services.described(
             self.layout, ('ceph', 'cinder'))])
+        error = self.assertRaises(aio_plan.Invalid, services.described,
+                                  self.layout, ('zun',))
+        self.assertEqual('AIO_DISABLED_SERVICES=zun: zun-compute needs zun; '
+                         'leave it out too', str(error))
+        self.assertEqual([], [s.name for s in services.described(
+            self.layout, ('zun', 'zun-compute')) if 'zun' in s.name])
 
 
 class RealBringUpPreflightTestCase(testtools.TestCase):
