@@ -333,3 +333,14 @@ class ZunTestCase(aio_base.AllInOneBase):
             interval=0.5))
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': 'zun-' + container_id}))
+
+    def test_privileged_container_is_refused(self):
+        # Zun's policy denies it to everybody (nothing a tenant sets makes
+        # a container privileged).
+        before = self._api('GET', '/containers').json()['containers']
+        stderr = self._cli_fails('appcontainer', 'run', '--privileged',
+                                 '--net', 'network=%s' % self.private.id,
+                                 demo.IMAGE_NAME)
+        self.assertIn('403', stderr)
+        self.assertEqual(before, self._api('GET', '/containers').json()[
+            'containers'])
