@@ -344,3 +344,32 @@ class ZunTestCase(aio_base.AllInOneBase):
         self.assertIn('403', stderr)
         self.assertEqual(before, self._api('GET', '/containers').json()[
             'containers'])
+
+    def test_network_of_another_project_is_refused_naming_it(self):
+        admin = demo.cloud(self.layout, 'aio-admin')
+        other = admin.network.create_network(
+            name='e2e-zun-%s' % uuid.uuid4().hex[:8])
+        self.addCleanup(admin.network.delete_network, other)
+        before = self._api('GET', '/containers').json()['containers']
+        stderr = self._cli_fails('appcontainer', 'run', '--net',
+                                 'network=%s' % other.id, demo.IMAGE_NAME)
+        self.assertIn('Neutron network %s could not be found' % other.id,
+                      stderr)
+        self.assertEqual(before, self._api('GET', '/containers').json()[
+            'containers'])
+
+    def test_container_beyond_the_quota_is_refused(self):
+        project = self.conn.current_project_id
+        running = len(self._api('GET', '/containers').json()['containers'])
+
+        def quota(*args):
+            return demo.openstack_cli(self.layout, 'aio-admin',
+                                      'appcontainer', 'quota', *args)
+        quota('update', '--containers', str(running), project)
+        self.addCleanup(quota, 'delete', project)
+        stderr = self._cli_fails('appcontainer', 'run', '--net',
+                                 'network=%s' % self.private.id,
+                                 demo.IMAGE_NAME)
+        self.assertIn('Quota exceeded', stderr)
+        self.assertEqual(running, len(self._api(
+            'GET', '/containers').json()['containers']))
