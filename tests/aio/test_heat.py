@@ -107,9 +107,12 @@ class HeatTest(aio_base.AllInOneBase):
 
         def ended():
             seen[0] = self.conn.orchestration.find_stack(self.stack)
-            return seen[0] is None or seen[0].status in (
-                action + '_COMPLETE', action + '_FAILED') and (
-                    seen[0].updated_at != updated_before)
+            if seen[0] is None:
+                return True
+            if action == 'UPDATE' and seen[0].updated_at == updated_before:
+                return False
+            return seen[0].status in (action + '_COMPLETE',
+                                      action + '_FAILED')
         if not self._until(ended, aio_base.WAIT * 2, 0.5):
             self.fail('stack %s is still %s' % (self.stack, seen[0].status))
         return seen[0]
