@@ -34,35 +34,28 @@ def _until(condition, timeout=300):
         raise RuntimeError('timed out')
 
 
-def _zun(conn, method, path, **kwargs):
-    return conn.session.request(
-        path, method, endpoint_filter={'service_type': 'container'},
-        headers={'OpenStack-API-Version': 'container %s' % zun.API_VERSION},
-        **kwargs)
-
-
 def zun_run(conn, network):
     """Seconds from the run request until Running; the container is then
     deleted."""
     start = time.monotonic()
-    container = _zun(conn, 'POST', '/containers?run=true', json={
+    container = zun.request(conn, 'POST', '/containers?run=true', json={
         'name': 'bench-zun-%s' % uuid.uuid4().hex[:6],
         'image': demo.IMAGE_NAME, 'image_driver': 'glance',
         'nets': [{'network': network.id}]}).json()
     path = '/containers/%s' % container['uuid']
 
     def running():
-        status = _zun(conn, 'GET', path).json()['status']
+        status = zun.request(conn, 'GET', path).json()['status']
         if status == 'Error':
-            raise RuntimeError(_zun(conn, 'GET', path).json()[
+            raise RuntimeError(zun.request(conn, 'GET', path).json()[
                 'status_reason'])
         return status == 'Running'
     try:
         _until(running)
         return time.monotonic() - start
     finally:
-        _zun(conn, 'DELETE', path + '?force=True&stop=True')
-        _until(lambda: _zun(conn, 'GET', path,
+        zun.request(conn, 'DELETE', path + '?force=True&stop=True')
+        _until(lambda: zun.request(conn, 'GET', path,
                             raise_exc=False).status_code == 404)
 
 

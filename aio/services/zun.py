@@ -12,8 +12,6 @@ allocations of both add up there.
 
 import datetime
 import os
-import subprocess
-import sys
 import urllib.parse
 
 from aio import layout as aio_layout
@@ -31,7 +29,8 @@ API_PORT = 9517
 WSPROXY_PORT = 6784
 # kuryr-libnetwork listens here in every compute host's network namespace;
 # each host's engine, in the same namespace, reaches its own.
-KURYR_URL = 'http://127.0.0.1:23750'
+KURYR_PORT = 23750
+KURYR_URL = 'http://127.0.0.1:%d' % KURYR_PORT
 # Where Docker finds a plugin by name (the engines of every host read the
 # same directory), as Debian's and DevStack's kuryr-libnetwork install it:
 # the same for every all-in-one of the machine, it stays, as a package's
@@ -94,23 +93,13 @@ def _shared(control):
     }
 
 
-def _api(conn, path):
-    """What Zun's API answers to an admin's GET of ``path``."""
-    return conn.session.get(path, endpoint_filter={
-        'service_type': 'container'}, headers={
-            'OpenStack-API-Version': 'container %s' % API_VERSION}).json()
-
-
-def _answers_in(host, url):
-    """A check that ``url``'s port accepts connections in the host's
-    network namespace."""
-    address = urllib.parse.urlsplit(url)
-    argv = host.command([
-        sys.executable, '-c', 'import socket, sys; '
-        'socket.create_connection((sys.argv[1], int(sys.argv[2])), 2)',
-        address.hostname, str(address.port)])
-    return service.Check('answers at %s' % url, lambda: subprocess.run(
-        argv, capture_output=True).returncode == 0)
+def request(conn, method, path, **kwargs):
+    """A request to Zun's API at its newest version, with an openstacksdk
+    connection's session."""
+    return conn.session.request(
+        path, method, endpoint_filter={'service_type': 'container'},
+        headers={'OpenStack-API-Version': 'container %s' % API_VERSION},
+        **kwargs)
 
 
 class Zun(service.Service):
@@ -229,12 +218,13 @@ class ZunCompute(service.Service):
         """Up since its start, and its host (which the scheduler picks
         from) recorded by its first inventory."""
         name = self.host.name
+        services = request(conn, 'GET', '/services').json()['services']
+        hosts = request(conn, 'GET', '/hosts').json()['hosts']
         return any(
             s['host'] == name and s['state'] == 'up' and s['binary'] ==
             'zun-compute' and processes.reported_since_start(
                 self.layout, 'zun-compute', s['updated_at'])
-            for s in _api(conn, '/services')['services']) and any(
-                h['hostname'] == name for h in _api(conn, '/hosts')['hosts'])
+            for s in services) and any(h['hostname'] == name for h in hosts)
 
     def _engine_tls_files(self):
         ca = authority(self.host.control)
@@ -267,7 +257,7 @@ class ZunCompute(service.Service):
                 'kuryr-server', self._with_chassis_hostname([
                     self.layout.bin('kuryr-server'),
                     '--config-file', self.etc('kuryr.conf')]),
-                _answers_in(host, KURYR_URL),
+                service.port_answers(KURYR_PORT, '127.0.0.1'),
                 openvswitch.client_env(self.layout), prepare=self._spec,
                 stop_timeout=5),
             service.Process(

@@ -45,10 +45,7 @@ class ZunTestCase(aio_base.AllInOneBase):
 
     def _api(self, method, path, **kwargs):
         """Zun's API as the demo user."""
-        return self.conn.session.request(
-            path, method, endpoint_filter={'service_type': 'container'},
-            headers={'OpenStack-API-Version': 'container %s' %
-                     zun.API_VERSION}, **kwargs)
+        return zun.request(self.conn, method, path, **kwargs)
 
     def _show(self, container_id):
         return self._api('GET', '/containers/%s' % container_id).json()
