@@ -35,6 +35,8 @@ LABEL_USER = 'org.openstack.nova.user-id'
 LABEL_NAME = 'org.openstack.nova.instance-name'
 LABEL_FLAVOR = 'org.openstack.nova.flavor'
 LABEL_ROOT_GB = 'org.openstack.nova.root-gb'
+# On the containers and networks Zun makes for a host (zun_driver).
+LABEL_ZUN_HOST = 'org.openstack.zun.host'
 
 
 # Nova keeps 255 characters of a fault, after its own prefix of about 75:
@@ -73,6 +75,15 @@ def sandbox_name(instance_uuid):
 def _own_instances():
     """The label filter of this compute host's instance containers."""
     return [LABEL_INSTANCE, '%s=%s' % (LABEL_HOST, CONF.host)]
+
+
+def is_instance_container(name, labels):
+    """Whether a container of these name and labels is an instance's. Labels
+    alone are no proof: whoever else creates containers in the engine (Zun's
+    users, an image's own labels) may set them; only this driver names a
+    container after the instance its label gives."""
+    uuid = labels.get(LABEL_INSTANCE)
+    return uuid is not None and name.lstrip('/') == container_name(uuid)
 
 
 def _engine_reason(error):
@@ -180,6 +191,15 @@ class Engine(object):
     def info(self):
         with translated_errors('report its host information'):
             return self.client.info()
+
+    def is_running(self, name):
+        """Whether the container ``name`` runs now."""
+        with translated_errors('inspect %s' % name):
+            try:
+                return self.client.containers.get(name).attrs['State'][
+                    'Running']
+            except docker_errors.NotFound:
+                return False
 
     def _find(self, name, label, instance):
         with translated_errors('inspect %s' % name):
@@ -407,5 +427,7 @@ class Engine(object):
         engine; each one owns only the containers labelled with its name.
         """
         with translated_errors('list containers'):
-            return self.client.containers.list(
+            containers = self.client.containers.list(
                 all=True, filters={'label': _own_instances()})
+        return [c for c in containers
+                if is_instance_container(c.name, c.labels)]

@@ -111,6 +111,8 @@ class Watcher(object):
 
     def _handle(self, event):
         attributes = event['Actor']['Attributes']
+        if not engine.is_instance_container(attributes['name'], attributes):
+            return
         uuid = attributes[engine.LABEL_INSTANCE]
         if event['Action'] == 'oom':
             LOG.warning('The kernel\'s OOM killer killed a process of '
@@ -124,6 +126,15 @@ class Watcher(object):
                 LOG.info('%s stopped as the Docker engine shut down; it is '
                          'started again once the engine answers if Nova has '
                          'it running', attributes['name'], instance_uuid=uuid)
+                return
+            if self._engine.is_running(attributes['name']):
+                # A stream followed again from the last event seen replays
+                # what happened while it was lost, and the container may
+                # have been started since (reconnected): Nova would stop
+                # it.
+                LOG.info('%s exited and was started again since: its exit '
+                         'is not reported', attributes['name'],
+                         instance_uuid=uuid)
                 return
             LOG.info('%(name)s exited with code %(code)s',
                      {'name': attributes['name'],

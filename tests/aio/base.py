@@ -16,10 +16,16 @@ from aio import layout as aio_layout
 from aio import processes
 from aio import sample_image
 from aio.services import ovn
+from aio.services import zun
 from novadocker import engine
 from tests import base
 
 WAIT = 120
+# A Zun container's command: a page of its own, and its output before it.
+ZUN_PAGE = 'served by zun'
+ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
+               '/www/index.html && exec httpd -f -p 80 -h /www' % (
+                   ZUN_PAGE.replace(' ', '\\ '))]
 
 
 def aio_command(*argv):
@@ -134,6 +140,12 @@ class AllInOneBase(testtools.TestCase):
         ``timeout`` seconds."""
         return processes.until(condition, timeout, interval)
 
+    def _actions(self, server):
+        """The server's instance actions, as openstack server event list
+        shows them."""
+        return sorted(action.action for action in
+                      self.conn.compute.server_actions(server))
+
     def _started_at(self, server):
         return self._container(server).attrs['State']['StartedAt']
 
@@ -149,6 +161,48 @@ class AllInOneBase(testtools.TestCase):
         self.assertEqual(container_status, self._container(server).status)
 
     # Volumes
+
+    # Zun's containers
+
+    def _zun(self, method, path, **kwargs):
+        """Zun's API as the demo user."""
+        return zun.request(self.conn, method, path, **kwargs)
+
+    def _show_container(self, container_id):
+        return self._zun('GET', '/containers/%s' % container_id).json()
+
+    def _run_container(self, *args, command=ZUN_COMMAND):
+        """openstack appcontainer run on the demo network, until Running;
+        deleted after the test."""
+        name = 'e2e-zun-%s' % uuid.uuid4().hex[:8]
+        network = self.conn.network.find_network(demo.NETWORK_NAME)
+        created = json.loads(self._cli(
+            'appcontainer', 'run', '-f', 'json', '--name', name,
+            '--net', 'network=%s' % network.id, *args,
+            demo.IMAGE_NAME, *command))
+        self.addCleanup(self._delete_container, created['uuid'])
+        self._wait_container(created['uuid'], 'Running')
+        return self._show_container(created['uuid'])
+
+    def _wait_container(self, container_id, status):
+        seen = [None]
+
+        def reached():
+            seen[0] = self._show_container(container_id)
+            if seen[0]['status'] == 'Error' != status:
+                self.fail('container %s went Error: %s' % (
+                    container_id, seen[0]['status_reason']))
+            return seen[0]['status'] == status and not seen[0]['task_state']
+        if not self._until(reached):
+            self.fail('container %s is %s, not %s' % (
+                container_id, seen[0]['status'], status))
+
+    def _delete_container(self, container_id):
+        self._zun('DELETE', '/containers/%s?force=True&stop=True' %
+                  container_id, raise_exc=False)
+        self._until(lambda: self._zun(
+            'GET', '/containers/%s' % container_id,
+            raise_exc=False).status_code == 404)
 
     def _cli(self, *args):
         return demo.openstack_cli(self.layout, 'aio', *args).stdout

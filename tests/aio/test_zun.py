@@ -17,13 +17,9 @@ import websocket
 from aio import demo
 from aio import sample_image
 from aio.services import zun
+from novadocker import engine
 from tests.aio import base as aio_base
 
-# A page of its own, and its output before it.
-ZUN_PAGE = 'served by zun'
-ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
-               '/www/index.html && exec httpd -f -p 80 -h /www' % (
-                   ZUN_PAGE.replace(' ', '\\ '))]
 GET = """
 import json, sys, requests
 options = json.loads(sys.argv[2])
@@ -43,45 +39,6 @@ class ZunTestCase(aio_base.AllInOneBase):
         self.image = self.conn.image.find_image(demo.IMAGE_NAME)
         self.private = self.conn.network.find_network(demo.NETWORK_NAME)
 
-    def _api(self, method, path, **kwargs):
-        """Zun's API as the demo user."""
-        return zun.request(self.conn, method, path, **kwargs)
-
-    def _show(self, container_id):
-        return self._api('GET', '/containers/%s' % container_id).json()
-
-    def _run(self, *args, command=ZUN_COMMAND):
-        """openstack appcontainer run on private, until Running; deleted
-        after the test."""
-        name = 'e2e-zun-%s' % uuid.uuid4().hex[:8]
-        created = json.loads(self._cli(
-            'appcontainer', 'run', '-f', 'json', '--name', name,
-            '--net', 'network=%s' % self.private.id, *args,
-            demo.IMAGE_NAME, *command))
-        self.addCleanup(self._delete_container, created['uuid'])
-        self._wait_container(created['uuid'], 'Running')
-        return self._show(created['uuid'])
-
-    def _wait_container(self, container_id, status):
-        seen = [None]
-
-        def reached():
-            seen[0] = self._show(container_id)
-            if seen[0]['status'] == 'Error' != status:
-                self.fail('container %s went Error: %s' % (
-                    container_id, seen[0]['status_reason']))
-            return seen[0]['status'] == status and not seen[0]['task_state']
-        if not self._until(reached):
-            self.fail('container %s is %s, not %s' % (
-                container_id, seen[0]['status'], status))
-
-    def _delete_container(self, container_id):
-        self._api('DELETE', '/containers/%s?force=True&stop=True' %
-                  container_id, raise_exc=False)
-        self._until(lambda: self._api(
-            'GET', '/containers/%s' % container_id,
-            raise_exc=False).status_code == 404)
-
     def _engine_container(self, container):
         return self.docker.containers.get('zun-' + container['uuid'])
 
@@ -98,7 +55,7 @@ class ZunTestCase(aio_base.AllInOneBase):
                             networks=[{'uuid': self.private.id}],
                             security_groups=[{'name': 'default'},
                                              {'name': demo.WEB_GROUP}])
-        container = self._run('--security-group', 'default',
+        container = self._run_container('--security-group', 'default',
                               '--security-group', demo.WEB_GROUP)
         self.assertEqual('running', self._engine_container(container).status)
         # Its Neutron port is bound to the compute host's chassis and up.
@@ -113,7 +70,7 @@ class ZunTestCase(aio_base.AllInOneBase):
         nova_side = self._container(server)
         self.assertTrue(self._until(lambda: nova_side.exec_run(
             ['timeout', '3', 'wget', '-qO-', 'http://%s/' % zun_address])
-            .output.decode().strip() == ZUN_PAGE, 30, 0.5))
+            .output.decode().strip() == aio_base.ZUN_PAGE, 30, 0.5))
         zun_side = self._engine_container(container)
         self.assertEqual(sample_image.SAMPLE_PAGE, zun_side.exec_run(
             ['timeout', '3', 'wget', '-qO-', 'http://%s/' % server_address]
@@ -126,10 +83,10 @@ class ZunTestCase(aio_base.AllInOneBase):
                         ignore_missing=True)
         self.assertTrue(self._until(
             lambda: self._fetch_from_outside(fip.floating_ip_address)
-            == (ZUN_PAGE + '\n').encode(), 30, 0.5))
+            == (aio_base.ZUN_PAGE + '\n').encode(), 30, 0.5))
 
     def test_logs_exec_and_an_interactive_shell(self):
-        container = self._run()
+        container = self._run_container()
         self.assertIn('started', self._cli('appcontainer', 'logs',
                                            container['uuid']))
         done = demo.openstack_cli(
@@ -139,7 +96,7 @@ class ZunTestCase(aio_base.AllInOneBase):
 
         # What `openstack appcontainer exec --interactive` does: a shell
         # through zun-wsproxy's websocket.
-        started = self._api(
+        started = self._zun(
             'POST', '/containers/%s/execute?command=/bin/sh&run=false&'
             'interactive=true' % container['uuid']).json()
         self.assertTrue(started['proxy_url'].startswith(
@@ -162,14 +119,14 @@ class ZunTestCase(aio_base.AllInOneBase):
 
     def test_attach_reaches_the_main_process_through_the_engines_tls(self):
         # (The CLI's run --interactive attaches at once: its API call.)
-        container = self._api('POST', '/containers?run=true', json={
+        container = self._zun('POST', '/containers?run=true', json={
             'name': 'e2e-zun-%s' % uuid.uuid4().hex[:8],
             'image': demo.IMAGE_NAME, 'command': ['/bin/sh'],
             'interactive': True, 'tty': True,
             'nets': [{'network': self.private.id}]}).json()
         self.addCleanup(self._delete_container, container['uuid'])
         self._wait_container(container['uuid'], 'Running')
-        url = self._api('GET', '/containers/%s/attach' %
+        url = self._zun('GET', '/containers/%s/attach' %
                         container['uuid']).json()
         self.assertIn(b'\n42\r\n', self._typed(url, b'echo $((6*7))\n',
                                                 b'\n42\r\n'))
@@ -210,7 +167,7 @@ class ZunTestCase(aio_base.AllInOneBase):
             self.layout.compute_host)
         # Zun takes what the host has left: Nova's scheduler refuses the
         # next server.
-        big = self._run('--memory', str(
+        big = self._run_container('--memory', str(
             self._free_memory_mb(admin, provider) - 256))
         allocations = admin.session.get(
             '/allocations/%s' % big['uuid'],
@@ -242,19 +199,31 @@ class ZunTestCase(aio_base.AllInOneBase):
         self.addCleanup(self._delete_container, refused['uuid'])
         self._wait_container(refused['uuid'], 'Error')
         self.assertIn('not enough hosts',
-                      self._show(refused['uuid'])['status_reason'])
+                      self._show_container(refused['uuid'])['status_reason'])
 
     def test_each_service_leaves_the_others_containers_alone(self):
         server = self._boot(self.image, 'e2e-zun-neighbour')
-        container = self._run()
+        # Its user labels it as the server's container: no proof to Nova.
+        container = self._run_container(
+            '--label', '%s=%s' % (engine.LABEL_INSTANCE, server.id),
+            '--label', '%s=%s' % (engine.LABEL_HOST,
+                                  self.layout.compute_host))
         nova_started = self._started_at(server)
         zun_started = self._engine_container(container).attrs['State'][
             'StartedAt']
+        # What tools/aio wipe removes it and its network by.
+        mark = {engine.LABEL_ZUN_HOST: self.layout.compute_host}
+        self.assertLessEqual(mark.items(), self._engine_container(
+            container).labels.items())
+        self.assertLessEqual(mark.items(), self.docker.networks.get(
+            self.private.id).attrs['Labels'].items())
 
         self._cli('appcontainer', 'stop', container['uuid'])
         self._wait_container(container['uuid'], 'Stopped')
         self._cli('appcontainer', 'start', container['uuid'])
         self._wait_container(container['uuid'], 'Running')
+        self.assertEqual(nova_started, self._started_at(server))
+        self.assertEqual(['create'], self._actions(server))
         self.conn.compute.stop_server(server)
         self._wait_status(server, 'SHUTOFF')
         self.conn.compute.start_server(server)
@@ -286,7 +255,7 @@ class ZunTestCase(aio_base.AllInOneBase):
         self.addCleanup(self._delete_container, created['uuid'])
         self._wait_container(created['uuid'], 'Error')
         self.assertEqual('Image e2e-no-such-image could not be found.',
-                         self._show(created['uuid'])['status_reason'])
+                         self._show_container(created['uuid'])['status_reason'])
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': 'zun-' + created['uuid']}))
         self.assertEqual([], list(self.conn.network.ports(
@@ -300,8 +269,8 @@ class ZunTestCase(aio_base.AllInOneBase):
                 'type': 'OS::Zun::Container',
                 'properties': {
                     'image': demo.IMAGE_NAME, 'image_driver': 'glance',
-                    'command': ' '.join(ZUN_COMMAND[:2]) + " '%s'" %
-                    ZUN_COMMAND[2],
+                    'command': ' '.join(aio_base.ZUN_COMMAND[:2]) + " '%s'" %
+                    aio_base.ZUN_COMMAND[2],
                     'networks': [{'network': self.private.id}]}}},
             'outputs': {'addresses': {
                 'value': {'get_attr': ['web', 'addresses']}}}})
@@ -316,7 +285,7 @@ class ZunTestCase(aio_base.AllInOneBase):
         container_id = next(
             r.physical_resource_id
             for r in self.conn.orchestration.resources(created))
-        container = self._show(container_id)
+        container = self._show_container(container_id)
         self.assertEqual('Running', container['status'])
         self.assertEqual('running',
                          self._engine_container(container).status)
@@ -325,7 +294,7 @@ class ZunTestCase(aio_base.AllInOneBase):
 
         self.conn.orchestration.delete_stack(created)
         self.assertTrue(self._until(
-            lambda: self._api('GET', '/containers/%s' % container_id,
+            lambda: self._zun('GET', '/containers/%s' % container_id,
                               raise_exc=False).status_code == 404,
             interval=0.5))
         self.assertEqual([], self.docker.containers.list(
@@ -334,12 +303,12 @@ class ZunTestCase(aio_base.AllInOneBase):
     def test_privileged_container_is_refused(self):
         # Zun's policy denies it to everybody (nothing a tenant sets makes
         # a container privileged).
-        before = self._api('GET', '/containers').json()['containers']
+        before = self._zun('GET', '/containers').json()['containers']
         stderr = self._cli_fails('appcontainer', 'run', '--privileged',
                                  '--net', 'network=%s' % self.private.id,
                                  demo.IMAGE_NAME)
         self.assertIn('403', stderr)
-        self.assertEqual(before, self._api('GET', '/containers').json()[
+        self.assertEqual(before, self._zun('GET', '/containers').json()[
             'containers'])
 
     def test_network_of_another_project_is_refused_naming_it(self):
@@ -347,17 +316,17 @@ class ZunTestCase(aio_base.AllInOneBase):
         other = admin.network.create_network(
             name='e2e-zun-%s' % uuid.uuid4().hex[:8])
         self.addCleanup(admin.network.delete_network, other)
-        before = self._api('GET', '/containers').json()['containers']
+        before = self._zun('GET', '/containers').json()['containers']
         stderr = self._cli_fails('appcontainer', 'run', '--net',
                                  'network=%s' % other.id, demo.IMAGE_NAME)
         self.assertIn('Neutron network %s could not be found' % other.id,
                       stderr)
-        self.assertEqual(before, self._api('GET', '/containers').json()[
+        self.assertEqual(before, self._zun('GET', '/containers').json()[
             'containers'])
 
     def test_container_beyond_the_quota_is_refused(self):
         project = self.conn.current_project_id
-        running = len(self._api('GET', '/containers').json()['containers'])
+        running = len(self._zun('GET', '/containers').json()['containers'])
 
         def quota(*args):
             return demo.openstack_cli(self.layout, 'aio-admin',
@@ -368,5 +337,5 @@ class ZunTestCase(aio_base.AllInOneBase):
                                  'network=%s' % self.private.id,
                                  demo.IMAGE_NAME)
         self.assertIn('Quota exceeded', stderr)
-        self.assertEqual(running, len(self._api(
+        self.assertEqual(running, len(self._zun(
             'GET', '/containers').json()['containers']))

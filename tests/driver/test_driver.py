@@ -12,12 +12,15 @@ from nova.network import model as network_model
 from nova import test
 from nova.tests.unit import fake_network_cache_model
 from nova.tests.unit import utils as test_utils
+from nova.virt import event as virtevent
 from nova.virt import fake
 import nova.virt.node
 
+from aio import processes
 from aio import tls
 from novadocker import driver as driver_mod
 from novadocker import engine
+from novadocker import lifecycle
 from tests import base
 
 EXITS_LATER_CMD = ["/bin/sh", "-c", "sleep 1; exit 3"]
@@ -174,6 +177,38 @@ class DockerDriverTestCase(test.TestCase):
         self.assertEqual([instance.name], self.driver.list_instances())
         self.assertNotIn(other_host.uuid, self.driver.list_instance_uuids())
         self.assertNotIn(foreign.name, self.driver.list_instances())
+
+    def test_others_containers_with_an_instances_labels_are_not_its(self):
+        # Labels are anyone's to set: a Zun user's container (or an image)
+        # may carry those of another tenant's server.
+        instance = self._spawn()
+        events = []
+        watcher = lifecycle.Watcher(events.append, lambda: None)
+        watcher.start()
+        self.addCleanup(watcher.stop)
+
+        def next_event():
+            self.assertTrue(processes.until(lambda: events, 10, 0.1),
+                            'no lifecycle event')
+            return (events[0].uuid, events.pop(0).transition)
+
+        # The stream is followed once the server's own pause shows.
+        self.driver.pause(instance)
+        self.assertEqual((instance.uuid, virtevent.EVENT_LIFECYCLE_PAUSED),
+                         next_event())
+        forged = self.client.containers.create(
+            '%s:latest' % base.TEST_REPOSITORY, ['sleep', '600'],
+            name='zun-forged-%d' % os.getpid(), labels={
+                engine.LABEL_INSTANCE: instance.uuid,
+                engine.LABEL_HOST: base.TEST_HOST})
+        self.addCleanup(forged.remove, force=True)
+        forged.start()
+        forged.kill()
+        self.driver.unpause(instance)
+        self.assertEqual((instance.uuid, virtevent.EVENT_LIFECYCLE_RESUMED),
+                         next_event())
+        self.assertEqual([], events)
+        self.assertEqual([instance.uuid], self.driver.list_instance_uuids())
 
     def test_process_that_exits_with_an_error_is_shut_down(self):
         # As libvirt reports a domain that is shut off, however it ended:
