@@ -75,6 +75,7 @@ from novadocker import keys
 from novadocker import lifecycle
 from novadocker import metadata
 from novadocker import migration
+from novadocker import ovn
 from novadocker import sandbox
 from novadocker import vif
 from novadocker import volumes
@@ -111,6 +112,7 @@ class DockerDriver(driver.ComputeDriver):
         self._engine = engine.Engine()
         self._images = image.ImageStore(self._engine)
         self._watcher = None
+        self._ports_ready_by = sandbox.NEUTRON
 
     # Host
 
@@ -119,6 +121,11 @@ class DockerDriver(driver.ComputeDriver):
         os.makedirs(CONF.docker.data_dir, mode=0o700, exist_ok=True)
         volumes.prepare_host()
         sandbox.ensure_image(self._engine)
+        if ovn.is_chassis():
+            self._ports_ready_by = sandbox.OVN
+        LOG.info('A workload starts once its ports are wired, as %s tells',
+                 'ovn-controller' if self._ports_ready_by == sandbox.OVN
+                 else 'Neutron')
         if self._watcher is None:
             self._watcher = lifecycle.Watcher(self.emit_event,
                                               self._engine_returned)
@@ -173,6 +180,13 @@ class DockerDriver(driver.ComputeDriver):
             self._start_with_ports(instance, network_info, container)
             LOG.info('Started again after the Docker engine\'s outage',
                      instance=instance)
+
+    def _created_with_ports(self, instance, network_info, power_on):
+        """The new sandbox (sandbox.created_with_ports); a workload that
+        starts waits for its ports to be wired."""
+        return sandbox.created_with_ports(
+            self._engine, self.virtapi, instance, network_info,
+            self._ports_ready_by if power_on else None)
 
     def get_available_nodes(self, refresh=False):
         return [host.nodename()]
@@ -235,9 +249,8 @@ class DockerDriver(driver.ComputeDriver):
         try:
             self._connect_volumes(instance, block_device_info)
             key_binds = keys.binds(instance)
-            with sandbox.created_with_ports(self._engine, self.virtapi,
-                                            instance, network_info,
-                                            wait_for_neutron=power_on) as held:
+            with self._created_with_ports(instance, network_info,
+                                          power_on) as held:
                 workload = self._engine.create(container_mod.create_kwargs(
                     instance, image_meta, image_ref, held.id, key_binds))
             if power_on:
@@ -454,9 +467,8 @@ class DockerDriver(driver.ComputeDriver):
                                       context)
         try:
             self._connect_volumes(instance, block_device_info)
-            with sandbox.created_with_ports(self._engine, self.virtapi,
-                                            instance, network_info,
-                                            wait_for_neutron=power_on) as held:
+            with self._created_with_ports(instance, network_info,
+                                          power_on) as held:
                 workload = self._engine.create(container_mod.create_kwargs(
                     instance, image_meta, image_ref, held.id,
                     keys.binds(instance)))

@@ -31,6 +31,7 @@ from nova.i18n import _
 
 from novadocker import container
 from novadocker import engine
+from novadocker import ovn
 from novadocker import vif
 
 CONF = nova.conf.CONF
@@ -43,6 +44,9 @@ MEMORY_LIMIT = '8m'
 # failed ("cannot start a stopped process"); pause itself is one process.
 PIDS_LIMIT = 16
 NOBODY = '65534:65534'
+# Who tells that an instance's ports are wired (created_with_ports).
+NEUTRON = 'neutron'
+OVN = 'ovn'
 
 
 class PauseProgramMissing(exception.NovaException):
@@ -171,16 +175,42 @@ def _neutron_failed(event_name, instance):
                 'event': event_name, 'host': CONF.host})
 
 
+def _not_installed(instance, ports, timeout, host):
+    """The build failure when ovn-controller did not wire the ports."""
+    return exception.BuildAbortException(
+        instance_uuid=instance.uuid,
+        reason=_('ovn-controller did not install the ports in %(timeout)d s '
+                 '(vif_plugging_timeout); check it: openstack network agent '
+                 'list --host %(host)s. Ports: %(ports)s') % {
+            'ports': ', '.join(ports), 'timeout': timeout, 'host': host})
+
+
+def _wait_installed(instance, network_info):
+    """Until ovn-controller has wired every port (ovn module)."""
+    by_interface = {vif.interface(port): port['id']
+                    for port in network_info}
+    left = ovn.wait_installed(list(by_interface), CONF.vif_plugging_timeout)
+    if not left:
+        return
+    if CONF.vif_plugging_is_fatal:
+        raise _not_installed(instance, [by_interface[i] for i in left],
+                            CONF.vif_plugging_timeout, CONF.host)
+    LOG.warning('ovn-controller did not install the ports in %d s; '
+                'starting the container anyway (vif_plugging_is_fatal = '
+                'False)', CONF.vif_plugging_timeout, instance=instance)
+
+
 @contextlib.contextmanager
 def created_with_ports(docker_engine, virtapi, instance, network_info,
-                       wait_for_neutron):
+                       ports_ready_by):
     """The instance's new sandbox, running with its ports plugged, for the
-    block that creates the workload. As libvirt does, the block's end
-    waits, when ``wait_for_neutron``, until Neutron reports the ports
-    plugged (vif_plugging_timeout, vif_plugging_is_fatal), so that the
-    workload's process starts with its ports wired."""
+    block that creates the workload. The block's end waits, when
+    ``ports_ready_by`` is NEUTRON, until Neutron reports the ports plugged
+    (as libvirt does), when OVN, until ovn-controller has installed them
+    (vif_plugging_timeout, vif_plugging_is_fatal), so that the workload's
+    process starts with its ports wired."""
     events = []
-    if wait_for_neutron and CONF.vif_plugging_timeout:
+    if ports_ready_by == NEUTRON and CONF.vif_plugging_timeout:
         events = neutron_events(network_info)
     try:
         with virtapi.wait_for_instance_event(
@@ -191,6 +221,9 @@ def created_with_ports(docker_engine, virtapi, instance, network_info,
                 dns_servers(network_info), _fixed_addresses(network_info)))
             docker_engine.start(held)
             _plug_all(instance, network_info, container.pid(held))
+            if (ports_ready_by == OVN and network_info and
+                    CONF.vif_plugging_timeout):
+                _wait_installed(instance, network_info)
             yield held
     except exception.InstanceEventTimeout as e:
         if CONF.vif_plugging_is_fatal:

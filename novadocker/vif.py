@@ -102,10 +102,15 @@ def dns_servers(vif):
     return servers
 
 
+def interface(vif):
+    """The name of the port's host end, its interface on the bridge."""
+    return _osvif(vif).vif_name
+
+
 def is_plugged(vif):
     """Whether the port's veth exists: it goes with the namespace of a
     sandbox that stopped, or was never made when plugging failed."""
-    return netns.link_exists(_osvif(vif).vif_name)
+    return netns.link_exists(interface(vif))
 
 
 def plug(instance, vif, pid):

@@ -37,10 +37,12 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self.image = self.conn.image.find_image(demo.IMAGE_NAME)
         self.private = self.conn.network.find_network(demo.NETWORK_NAME)
 
-    def _boot_on(self, name, network=None, conn=None, **kwargs):
+    def _boot_on(self, name, network=None, conn=None, image=None,
+                 **kwargs):
         network = network or self.private
-        return self._boot(self.image, name, networks=[{'uuid': network.id}],
-                          conn=conn, **kwargs)
+        return self._boot(image or self.image, name,
+                          networks=[{'uuid': network.id}], conn=conn,
+                          **kwargs)
 
     def _api_addresses(self, server, conn=None):
         server = (conn or self.conn).compute.get_server(server.id)
@@ -325,8 +327,8 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self.assertNotIn(tap, self._ovs_ports())
 
     def test_port_never_plugged_fails_the_boot_and_leaves_nothing(self):
-        # With ovn-controller down, no one claims the port, Neutron never
-        # reports it up, and Nova gives up after vif_plugging_timeout.
+        # With ovn-controller down, no one installs the port, and the
+        # driver gives up after vif_plugging_timeout.
         agent = services.process(self.layout, 'ovn-controller')
         processes.stop(self.layout, agent)
         self.addCleanup(self._restart_agent, agent)
@@ -339,9 +341,9 @@ class NetworkTestCase(aio_base.AllInOneBase):
             flavor_id=self.conn.compute.find_flavor('m1.tiny').id)
         self.addCleanup(self._delete, server)
         server = self._wait_status(server, 'ERROR')
-        self.assertIn('Neutron did not report the ports plugged in 60 s '
-                      '(vif_plugging_timeout); check the agent: openstack '
-                      'network agent list --host %s. Ports: %s' % (
+        self.assertIn('ovn-controller did not install the ports in 30 s '
+                      '(vif_plugging_timeout); check it: openstack network '
+                      'agent list --host %s. Ports: %s' % (
                           self.layout.compute_host, port.id),
                       server.fault['message'])
         self.assertEqual([], self.docker.containers.list(
@@ -451,6 +453,27 @@ class NetworkTestCase(aio_base.AllInOneBase):
         address = self._fixed_ips(server, 4)[0]
         self.assertEqual(0, self._fetch(client, address))
         self.assertEqual('running', self._container(server).status)
+
+    def test_first_packet_of_a_starting_server_reaches_another(self):
+        # Its command fetches a page once, at once: the workload starts
+        # when its port is wired (ovn-installed), not before.
+        demo_server = self.conn.compute.get_server(
+            self.conn.compute.find_server(demo.SERVER_NAME))
+        address = next(a['addr'] for a in demo_server.addresses[
+            demo.NETWORK_NAME] if a['OS-EXT-IPS:type'] == 'fixed' and
+            a['version'] == 4)
+        image, _ = self._upload_image('e2e-fetches-at-start', [
+            '/bin/sh', '-c',
+            "trap 'exit 0' TERM; "
+            "timeout 3 wget -qO /tmp/page http://%s/ 2>/tmp/error && "
+            "echo fetched > /tmp/result || echo failed: $(cat /tmp/error) "
+            "> /tmp/result; "
+            "sleep 600 & wait" % address])
+        server = self._boot_on('e2e-net-fetches-at-start', image=image)
+        self.assertTrue(self._until(lambda: self._container(server).exec_run(
+            ['cat', '/tmp/result']).exit_code == 0, 10, 0.2))
+        self.assertEqual(b'fetched\n', self._container(server).exec_run(
+            ['cat', '/tmp/result']).output)
 
     def test_host_namespace_has_no_address_or_route_on_public(self):
         public = ipaddress.ip_network(ovn.EXTERNAL_CIDR)
