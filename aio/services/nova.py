@@ -213,8 +213,9 @@ class Compute(service.Service):
             'DEFAULT': {
                 'compute_driver': 'docker.DockerDriver',
                 **HOST_RESOURCES,
-                # A boot waits this long for Neutron's network-vif-plugged.
-                'vif_plugging_timeout': '60',
+                # A boot waits this long for its ports to be wired (OVN
+                # marks them installed within a second here).
+                'vif_plugging_timeout': '30',
                 # Servers that were running when the host (or dockerd) went
                 # down are started again, with their ports, by
                 # nova-compute.

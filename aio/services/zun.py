@@ -14,6 +14,8 @@ import datetime
 import os
 import urllib.parse
 
+import docker
+
 from aio import layout as aio_layout
 from aio import processes
 from aio import service
@@ -24,6 +26,7 @@ from aio.services import mariadb
 from aio.services import nova
 from aio.services import openvswitch
 from aio.services import rabbitmq
+from novadocker import engine
 
 API_PORT = 9517
 WSPROXY_PORT = 6784
@@ -179,7 +182,8 @@ class ZunCompute(service.Service):
                     docker_remote_api_url=host.docker_url,
                     docker_remote_api_host=host.management_ip,
                     docker_remote_api_port=str(ENGINE_TLS_PORT)),
-                'network': {'driver': 'kuryr'},
+                # kuryr's, labelling what it makes with the host.
+                'network': {'driver': 'novadocker-kuryr'},
                 'oslo_concurrency': {'lock_path': self.data('locks')},
                 **self.privsep_helpers(('privsep',),
                                        [self.etc('zun-compute.conf')]),
@@ -189,9 +193,8 @@ class ZunCompute(service.Service):
                     'use_stderr': 'true',
                     'kuryr_uri': KURYR_URL,
                     # Its binding scripts (the "ovs" one plugs the veth
-                    # into br-int as os-vif does).
-                    'bindir': os.path.join(self.layout.venv, 'libexec',
-                                           'kuryr'),
+                    # into br-int as os-vif does), through _binding().
+                    'bindir': self.etc('kuryr-bindings'),
                     'capability_scope': 'local',
                     'process_external_connectivity': 'false',
                 },
@@ -208,11 +211,26 @@ class ZunCompute(service.Service):
             'unshare', '--uts', '--', 'sh', '-c',
             'hostname "$0" && exec "$@"', self.host.name] + list(argv))
 
-    @staticmethod
-    def _spec():
+    def _prepare_kuryr(self):
+        """The engine's plugin spec, and kuryr's "ovs" binding: kuryr's
+        own script after the container's end of the veth is told to
+        compute its checksums itself, as the Nova driver's are (Open
+        vSwitch's userspace datapath drops a tunnelled packet that leaves
+        them to the device: TCP to another host fails)."""
         os.makedirs(os.path.dirname(KURYR_SPEC), exist_ok=True)
         with open(KURYR_SPEC, 'w') as f:
             f.write(KURYR_URL + '\n')
+        binding = self.etc('kuryr-bindings', 'ovs')
+        os.makedirs(os.path.dirname(binding), exist_ok=True)
+        with open(binding, 'w') as f:
+            # kuryr names the container's end t_c<port id>, 14 characters.
+            f.write('#!/bin/sh\n'
+                    'if [ "$1" = bind ]; then\n'
+                    '    ethtool -K "$(echo "t_c$2" | cut -c1-14)" tx off\n'
+                    'fi\n'
+                    'exec %s "$@"\n' % os.path.join(
+                        self.layout.venv, 'libexec', 'kuryr', 'ovs'))
+        os.chmod(binding, 0o755)
 
     def _reports_up(self, conn):
         """Up since its start, and its host (which the scheduler picks
@@ -258,8 +276,8 @@ class ZunCompute(service.Service):
                     self.layout.bin('kuryr-server'),
                     '--config-file', self.etc('kuryr.conf')]),
                 service.port_answers(KURYR_PORT, '127.0.0.1'),
-                openvswitch.client_env(self.layout), prepare=self._spec,
-                stop_timeout=5),
+                openvswitch.client_env(self.layout),
+                prepare=self._prepare_kuryr, stop_timeout=5),
             service.Process(
                 'zun-compute', host.command([
                     self.layout.bin('zun-compute'),
@@ -270,3 +288,27 @@ class ZunCompute(service.Service):
                 openvswitch.client_env(self.layout),
                 after=('kuryr-server',), stop_timeout=5),
         ]
+
+    def wipe(self):
+        """Zun's containers of the first host, in the machine's engine,
+        and the Docker networks kuryr made there (an added host's engine
+        keeps its own under its state), found by the host's label."""
+        if not self.host.first:
+            return []
+        label = {'label': '%s=%s' % (engine.LABEL_ZUN_HOST, self.host.name)}
+        try:
+            client = docker.DockerClient(base_url=self.host.docker_url)
+            containers = client.containers.list(all=True, filters=label)
+        except docker.errors.DockerException as e:
+            print('The Docker engine does not answer (%s): the containers '
+                  'and networks labelled %s are left in it' % (
+                      e, label['label']))
+            return []
+        removed = []
+        for container in containers:
+            container.remove(force=True)
+            removed.append('container ' + container.name)
+        for network in client.networks.list(filters=label):
+            network.remove()
+            removed.append('network %s (%s)' % (network.name, network.id))
+        return removed

@@ -273,6 +273,24 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self.assertEqual('ACTIVE',
                          self.conn.compute.get_server(server.id).status)
 
+    def test_zun_container_reaches_a_server_on_the_added_host(self):
+        # Through the hosts' tunnel: TCP needs kuryr's veth to compute its
+        # own checksums too.
+        server = self._boot_on_host(
+            self.added_name, 'e2e-hosts-zun-peer',
+            security_groups=[{'name': 'default'}, {'name': demo.WEB_GROUP}])
+        container = self._run_container()
+        for address in self._addresses(server, 4) + self._addresses(
+                server, 6):
+            host = '[%s]' % address if ':' in address else address
+            self.assertTrue(self._until(lambda: demo.openstack_cli(
+                self.layout, 'aio', 'appcontainer', 'exec',
+                container['uuid'], 'sh', '-c',
+                'timeout 3 wget -qO- http://%s/' % host,
+                check=False).stdout.strip() ==
+                sample_image.SAMPLE_PAGE.decode().strip(), CONVERGE, 0.5),
+                'no page from %s' % address)
+
     def test_cold_migration_moves_files_addresses_and_floating_ip(self):
         server = self._boot_on_host(
             self.first, 'e2e-hosts-migrated',
