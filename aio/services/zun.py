@@ -309,6 +309,13 @@ class ZunCompute(service.Service):
             container.remove(force=True)
             removed.append('container ' + container.name)
         for network in client.networks.list(filters=label):
-            network.remove()
+            try:
+                network.remove()
+            except docker.errors.APIError as e:
+                print('The engine kept the network %s (%s): %s; remove it '
+                      'with "docker network rm %s"' % (
+                          network.name, network.id, e.explanation,
+                          network.id))
+                continue
             removed.append('network %s (%s)' % (network.name, network.id))
         return removed
