@@ -148,17 +148,24 @@ def claim_namespace(layout, name, marker_link):
     return False
 
 
-def _remove_recorded(layout, kind, name, exists, holder, delete_argv):
+def _remove_recorded(layout, kind, name, exists, holder, delete_argv,
+                     still_exists):
     """Runs ``ip delete_argv`` if this state's record lists the resource,
     it ``exists`` and the host does not mark it as another's (``holder``
     is the mark's owner, None without a mark); forgets the record either
-    way. Returns whether it deleted it."""
+    way. Returns whether it deleted it. One that went meanwhile
+    (``still_exists()`` false: a veth whose peer's namespace the kernel
+    was tearing down) is not an error."""
     record = Record(layout)
     if not record.lists(kind, name):
         return False
     removed = exists and holder in (None, layout.state)
     if removed:
-        _ip(*delete_argv)
+        try:
+            _ip(*delete_argv)
+        except subprocess.CalledProcessError:
+            if still_exists():
+                raise
     record.discard(kind, name)
     return removed
 
@@ -170,11 +177,12 @@ def remove_namespace(layout, name, marker_link):
     return _remove_recorded(
         layout, 'netns', name, exists,
         owner(marker_link, name) if exists else None,
-        ('netns', 'delete', name))
+        ('netns', 'delete', name), lambda: namespace_exists(name))
 
 
 def remove_link(layout, name):
     """Deletes the link (of this namespace) if it is this state's: see
     _remove_recorded."""
     return _remove_recorded(layout, 'link', name, link(name) is not None,
-                            owner(name), ('link', 'delete', 'dev', name))
+                            owner(name), ('link', 'delete', 'dev', name),
+                            lambda: link(name) is not None)
