@@ -15,6 +15,7 @@ import os
 import urllib.parse
 
 import docker
+import requests
 
 from aio import layout as aio_layout
 from aio import processes
@@ -34,6 +35,7 @@ WSPROXY_PORT = 6784
 # each host's engine, in the same namespace, reaches its own.
 KURYR_PORT = 23750
 KURYR_URL = 'http://127.0.0.1:%d' % KURYR_PORT
+KURYR_GONE_TIMEOUT = 180
 # Where Docker finds a plugin by name (the engines of every host read the
 # same directory), as Debian's and DevStack's kuryr-libnetwork install it:
 # the same for every all-in-one of the machine, it stays, as a package's
@@ -297,7 +299,10 @@ class ZunCompute(service.Service):
             return []
         label = {'label': '%s=%s' % (engine.LABEL_ZUN_HOST, self.host.name)}
         try:
-            client = docker.DockerClient(base_url=self.host.docker_url)
+            # With kuryr gone, the engine tries its plugin for a minute or
+            # more before it removes a network.
+            client = docker.DockerClient(base_url=self.host.docker_url,
+                                         timeout=KURYR_GONE_TIMEOUT)
             containers = client.containers.list(all=True, filters=label)
         except docker.errors.DockerException as e:
             print('The Docker engine does not answer (%s): the containers '
@@ -311,11 +316,11 @@ class ZunCompute(service.Service):
         for network in client.networks.list(filters=label):
             try:
                 network.remove()
-            except docker.errors.APIError as e:
+            except (docker.errors.APIError,
+                    requests.exceptions.RequestException) as e:
                 print('The engine kept the network %s (%s): %s; remove it '
                       'with "docker network rm %s"' % (
-                          network.name, network.id, e.explanation,
-                          network.id))
+                          network.name, network.id, e, network.id))
                 continue
             removed.append('network %s (%s)' % (network.name, network.id))
         return removed
