@@ -29,7 +29,7 @@ def _vsctl(db, *args):
                                 *args)
 
 
-def ovsdb():
+def _ovsdb():
     """os-vif's database; None where os-vif is not initialized (Nova's
     in-process test services)."""
     if 'os_vif_ovs' not in CONF:
@@ -40,7 +40,7 @@ def ovsdb():
 def is_chassis():
     """Whether this host's Open vSwitch is an OVN chassis's (ovn-controller
     reads its southbound database's address there)."""
-    db = ovsdb()
+    db = _ovsdb()
     if db is None:
         return False
     try:
@@ -63,7 +63,7 @@ def wait_installed(interfaces, timeout):
     """Waits until ovn-controller has installed each interface, at most
     ``timeout`` seconds; returns those it has not. (Polled from here: a
     wait in the privileged daemon would hold one of its few threads.)"""
-    db = ovsdb()
+    db = _ovsdb()
     deadline = time.monotonic() + timeout
     while True:
         left = sorted(set(interfaces) - set(_installed(db)))

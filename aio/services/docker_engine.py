@@ -15,6 +15,23 @@ from aio import layout as aio_layout
 from aio import service
 
 
+def remove_labelled_containers(url, label, timeout=60):
+    """Removes the containers labelled ``label`` ("key=value") from the
+    engine at ``url``; returns the engine's client (None when it does not
+    answer, which is said) and what it removed."""
+    try:
+        client = docker.DockerClient(base_url=url, timeout=timeout)
+        containers = client.containers.list(all=True,
+                                            filters={'label': label})
+    except docker.errors.DockerException as e:
+        print('The Docker engine does not answer (%s): what is labelled %s '
+              'is left in it' % (e, label))
+        return None, []
+    for container in containers:
+        container.remove(force=True)
+    return client, ['container ' + c.name for c in containers]
+
+
 def answers(url):
     return service.Check('answers at ' + url,
                          lambda: docker.DockerClient(url, timeout=2).ping())

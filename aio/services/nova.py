@@ -8,6 +8,7 @@ from aio import service
 from aio.layout import HOST
 from aio.services import ceph
 from aio.services import cinder
+from aio.services import docker_engine
 from aio.services import keystone
 from aio.services import mariadb
 from aio.services import openvswitch
@@ -290,15 +291,7 @@ class Compute(service.Service):
         removed = self._release_volumes()
         if not self.host.first:
             return removed
-        try:
-            client = docker.from_env()
-        except docker.errors.DockerException as e:
-            print('The Docker engine does not answer (%s): the containers '
-                  'labelled %s=%s are left in it' % (
-                      e, engine.LABEL_HOST, self.host.name))
-            return removed
-        for container in client.containers.list(all=True, filters={
-                'label': '%s=%s' % (engine.LABEL_HOST, self.host.name)}):
-            container.remove(force=True)
-            removed.append('container ' + container.name)
-        return removed
+        _, containers = docker_engine.remove_labelled_containers(
+            self.host.docker_url, '%s=%s' % (engine.LABEL_HOST,
+                                             self.host.name))
+        return removed + containers

@@ -22,6 +22,7 @@ from aio import processes
 from aio import service
 from aio import tls
 from aio.layout import HOST
+from aio.services import docker_engine
 from aio.services import keystone
 from aio.services import mariadb
 from aio.services import nova
@@ -35,6 +36,8 @@ WSPROXY_PORT = 6784
 # each host's engine, in the same namespace, reaches its own.
 KURYR_PORT = 23750
 KURYR_URL = 'http://127.0.0.1:%d' % KURYR_PORT
+# With kuryr gone, the engine tries its plugin for a minute or more
+# before it removes a network (tools/aio wipe).
 KURYR_GONE_TIMEOUT = 180
 # Where Docker finds a plugin by name (the engines of every host read the
 # same directory), as Debian's and DevStack's kuryr-libnetwork install it:
@@ -195,7 +198,8 @@ class ZunCompute(service.Service):
                     'use_stderr': 'true',
                     'kuryr_uri': KURYR_URL,
                     # Its binding scripts (the "ovs" one plugs the veth
-                    # into br-int as os-vif does), through _binding().
+                    # into br-int as os-vif does), through
+                    # _prepare_kuryr's.
                     'bindir': self.etc('kuryr-bindings'),
                     'capability_scope': 'local',
                     'process_external_connectivity': 'false',
@@ -297,23 +301,12 @@ class ZunCompute(service.Service):
         keeps its own under its state), found by the host's label."""
         if not self.host.first:
             return []
-        label = {'label': '%s=%s' % (engine.LABEL_ZUN_HOST, self.host.name)}
-        try:
-            # With kuryr gone, the engine tries its plugin for a minute or
-            # more before it removes a network.
-            client = docker.DockerClient(base_url=self.host.docker_url,
-                                         timeout=KURYR_GONE_TIMEOUT)
-            containers = client.containers.list(all=True, filters=label)
-        except docker.errors.DockerException as e:
-            print('The Docker engine does not answer (%s): the containers '
-                  'and networks labelled %s are left in it' % (
-                      e, label['label']))
-            return []
-        removed = []
-        for container in containers:
-            container.remove(force=True)
-            removed.append('container ' + container.name)
-        for network in client.networks.list(filters=label):
+        label = '%s=%s' % (engine.LABEL_ZUN_HOST, self.host.name)
+        client, removed = docker_engine.remove_labelled_containers(
+            self.host.docker_url, label, timeout=KURYR_GONE_TIMEOUT)
+        if client is None:
+            return removed
+        for network in client.networks.list(filters={'label': label}):
             try:
                 network.remove()
             except (docker.errors.APIError,
