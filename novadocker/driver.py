@@ -28,8 +28,10 @@ without it.
   the QEMU guest agent).
 - quiesce, unquiesce: docker commit pauses the container itself.
 - trigger_crash_dump: a container has no NMI to inject.
-- swap_volume, extend_volume, get_all_volume_usage, block_stats,
-  volume_snapshot_create and _delete: not yet; Nova refuses them.
+- swap_volume: a running container's open files hold the old volume's
+  filesystem, which cannot be moved under it as libvirt copies a disk.
+- get_all_volume_usage, block_stats, volume_snapshot_create and _delete:
+  not yet; Nova refuses them.
 - default_device_names_for_instance, get_device_name_for_instance:
   Nova's own naming after the root's name (default_root_device_name):
   the first volume is /dev/vdb, which names its directory in the
@@ -105,6 +107,8 @@ class DockerDriver(driver.ComputeDriver):
         # Nova's rebuild on another host (spawn from the image) is what a
         # container of a dead host needs.
         supports_evacuate=True,
+        # An attached volume's filesystem grows in the running container.
+        supports_extend_volume=True,
     )
 
     def __init__(self, virtapi):
@@ -350,6 +354,18 @@ class DockerDriver(driver.ComputeDriver):
     def detach_volume(self, context, connection_info, instance, mountpoint,
                       encryption=None):
         volumes.disconnect(instance.uuid, mountpoint)
+
+    def extend_volume(self, context, connection_info, instance,
+                      requested_size):
+        try:
+            volumes.grow(instance.uuid, _volume_id(connection_info),
+                         requested_size)
+        except volumes.Unattachable as e:
+            raise exception.VolumeExtendFailed(
+                volume_id=_volume_id(connection_info), reason=str(e)) from e
+        LOG.info('Volume %s grown to %d GiB in the container',
+                 _volume_id(connection_info), requested_size // units.Gi,
+                 instance=instance)
 
     def _connect_volumes(self, instance, block_device_info):
         """The instance's attached volumes mounted where its container sees

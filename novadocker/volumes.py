@@ -2,7 +2,7 @@
 
 A Ceph RBD volume reaches this host without the kernel's rbd module:
 rbd-fuse shows the volume's image as a file, a loop device makes it a
-block device, and its filesystem (ext4, made on its first attach only) is
+block device, and its filesystem (XFS, made on its first attach only) is
 mounted at ``<volumes_dir>/instances/<uuid>/<device>``. Each container is
 made with its instance's directory bound at the server's volume directory
 (``[docker] volumes_mount_point``, or the server's ``docker:volumes``
@@ -32,7 +32,9 @@ from novadocker import privsep
 CONF = conf.CONF
 LOG = logging.getLogger(__name__)
 
-FILESYSTEM = 'ext4'
+# XFS grows while mounted with CAP_SYS_ADMIN alone; ext4's online growth
+# also needs CAP_SYS_RESOURCE.
+FILESYSTEM = 'xfs'
 # How long rbd-fuse may take to show the volume after it has mounted (it
 # connects to the cluster once in the background).
 RBD_FUSE_SECONDS = 20
@@ -111,6 +113,12 @@ def connect(instance_uuid, volume_id, connection_info, mountpoint):
     _connect(instance_dir(instance_uuid), device_name(mountpoint),
              _rbd_dir(volume_id), pool, image, user,
              CONF.docker.ceph_conf)
+
+
+def grow(instance_uuid, volume_id, size):
+    """The filesystem of the attached volume grown to ``size`` bytes, which
+    Cinder has just given its image, while the container uses it."""
+    _grow(instance_dir(instance_uuid), _rbd_dir(volume_id), size)
 
 
 def disconnect(instance_uuid, mountpoint):
@@ -237,23 +245,33 @@ def _connect(instance_path, device, rbd_path, pool, image, user, ceph_conf):
             loop = loop.strip()
             undo.append(lambda: processutils.execute('losetup', '--detach',
                                                      loop))
-        if not _filesystem_of(loop):
+        filesystem = _filesystem_of(loop)
+        if not filesystem:
             if _holds_data(loop):
                 raise Unattachable(
                     'volume %s/%s holds data but no filesystem (a volume '
                     'made from an image?); it was left as it is, not '
                     'formatted: attach a volume that is empty or has a '
                     'filesystem' % (pool, image))
-            processutils.execute('mkfs.' + FILESYSTEM, '-q', loop)
-        elif _filesystem_bytes(loop) < _device_bytes(loop):
-            # The volume was extended since its filesystem was made: the
-            # filesystem grows to it, before it is mounted (online growth
-            # is refused on a loop device).
+            # No discard: it would only punch holes in a new image.
+            processutils.execute('mkfs.' + FILESYSTEM, '-q', '-K', loop)
+            filesystem = FILESYSTEM
+        elif (filesystem == 'ext4'
+              and _ext4_bytes(loop) < _device_bytes(loop)):
+            # ext4 (made by an earlier release) grows unmounted: mounted,
+            # the kernel asks for CAP_SYS_RESOURCE.
             processutils.execute('e2fsck', '-f', '-p', loop,
                                  check_exit_code=[0, 1])
             processutils.execute('resize2fs', loop)
         os.makedirs(target, exist_ok=True)
-        processutils.execute('mount', loop, target)
+        # A volume made from a snapshot of another is a copy of its
+        # filesystem, UUID included, which XFS refuses to mount twice.
+        options = ['-o', 'nouuid'] if filesystem == 'xfs' else []
+        processutils.execute('mount', *options, loop, target)
+        undo.append(lambda: processutils.execute('umount', target))
+        if filesystem == 'xfs':
+            # Extended while detached: grown now (nothing when it is not).
+            processutils.execute('xfs_growfs', '-d', target)
     except Exception:
         for step in reversed(undo):
             try:
@@ -270,11 +288,42 @@ def _device_bytes(device):
     return int(out)
 
 
-def _filesystem_bytes(device):
+def _ext4_bytes(device):
     out, _ = processutils.execute('dumpe2fs', '-h', device)
     fields = dict(line.split(':', 1) for line in out.splitlines()
                   if ':' in line)
     return int(fields['Block count']) * int(fields['Block size'])
+
+
+@privsep.sys_admin_pctxt.entrypoint
+def _grow(instance_path, rbd_path, size):
+    target, loop, backing = next(
+        ((point, source, _backing_file(source))
+         for point, source, _ in _mounts()
+         if point.startswith(instance_path + '/')
+         and source.startswith('/dev/loop')
+         and os.path.dirname(_backing_file(source)) == rbd_path),
+        (None, None, None))
+    if target is None:
+        raise Unattachable('the volume of %s is not mounted under %s' % (
+            rbd_path, instance_path))
+    # rbd-fuse reads the image's size from Ceph at each look.
+    deadline = time.monotonic() + RBD_FUSE_SECONDS
+    while os.path.getsize(backing) < size:
+        if time.monotonic() > deadline:
+            raise Unattachable('rbd-fuse still shows %s at %d bytes after '
+                               '%d s, not %d' % (
+                                   backing, os.path.getsize(backing),
+                                   RBD_FUSE_SECONDS, size))
+        time.sleep(0.05)
+    processutils.execute('losetup', '--set-capacity', loop)
+    filesystem = _filesystem_of(loop)
+    if filesystem != 'xfs':
+        raise Unattachable(
+            'the %s filesystem of %s grows at its next attach, not while '
+            'mounted: detach the volume and attach it again' % (
+                filesystem, target))
+    processutils.execute('xfs_growfs', '-d', target)
 
 
 def _unmount(path):

@@ -11,10 +11,10 @@ DEBIAN_PACKAGES=(docker.io busybox-static rabbitmq-server mariadb-server iproute
 # Ceph for the volumes (aio/services/ceph.py): rbd-fuse and loop devices
 # attach them (the kernel here has no rbd module); python3-rados and
 # python3-rbd are the bindings Cinder's RBD driver imports, qemu-utils its
-# image conversions. Without their recommends: rbd-fuse's would replace
-# fuse3 with fuse 2.
+# image conversions, xfsprogs the volumes' filesystem. Without their
+# recommends: rbd-fuse's would replace fuse3 with fuse 2.
 CEPH_PACKAGES=(ceph-mon ceph-mgr ceph-osd ceph-common rbd-fuse python3-rados
-    python3-rbd qemu-utils)
+    python3-rbd qemu-utils xfsprogs)
 mkdir -p "$STATE/log"
 
 stage() { STAGE_START=$EPOCHREALTIME; printf '==> %s\n' "$*"; }

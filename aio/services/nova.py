@@ -123,6 +123,7 @@ class Nova(service.Service):
             # Containers are small: room for a hundred of them per project.
             'quota': {'instances': '100', 'cores': '200', 'ram': '204800'},
             'oslo_concurrency': {'lock_path': self.data('locks')},
+            'oslo_policy': {'policy_file': self.etc('policy.yaml')},
         }))
 
     @property
@@ -130,7 +131,15 @@ class Nova(service.Service):
         return self.layout.wheel_etc('nova', 'api-paste.ini')
 
     def config_files(self):
-        return {'nova.conf': self._nova_conf()}
+        return {
+            'nova.conf': self._nova_conf(),
+            # A server's owner reads why an action failed in its events'
+            # details (admin only by default): the driver's messages are
+            # written for them, and Nova shows only the class name of any
+            # exception but its own.
+            'policy.yaml': '"%s": "rule:project_reader_api"\n' % (
+                'os_compute_api:os-instance-actions:events:details'),
+        }
 
     def manage(self, *args):
         self.run([self.layout.bin('nova-manage'),

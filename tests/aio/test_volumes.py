@@ -146,21 +146,38 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self.assertIn('attached', error)
         self.assertEqual(['/volumes/vdb'], self._mounted_in(first))
 
-    def test_extended_volume_grows_its_filesystem_at_the_next_attach(self):
+    def test_extended_volume_grows_in_the_running_container_and_detached(
+            self):
         server = self._boot(self.image, 'e2e-volume-extended')
+        started = self._started_at(server)
         volume, written = self._written_volume(server)
-        self._detach(server, volume)
 
-        self._cli('volume', 'set', '--size', '2', volume)
+        # In use: Cinder grows the image and tells Nova, whose driver grows
+        # the filesystem while the container runs (Cinder's 3.42).
+        self._cli('--os-volume-api-version', '3.42', 'volume', 'set',
+                  '--size', '2', volume)
         self.assertTrue(self._until(
-            lambda: self.conn.block_storage.get_volume(volume).size == 2))
+            lambda: 1500 < self._size_mib(server) < 2100),
+            self._size_mib(server))
+        self.assertEqual(started, self._started_at(server))
+        self._wait_volume(volume, 'in-use')
+
+        # Detached: it grows at the next attach.
+        self._detach(server, volume)
+        self._cli('volume', 'set', '--size', '3', volume)
+        self.assertTrue(self._until(
+            lambda: self.conn.block_storage.get_volume(volume).size == 3))
         self._wait_volume(volume, 'available')
         self._attach(server, volume)
-        _, size = self._sh(server, "df -m /volumes/vdb | awk 'NR==2 {print "
-                                   "$2}'")
-        self.assertGreater(int(size), 1500)
+        self.assertGreater(self._size_mib(server), 2500)
         self.assertEqual((0, written), self._sh(
             server, READ % {'path': '/volumes/vdb/data'}))
+
+    def _size_mib(self, server):
+        """The size of /volumes/vdb's filesystem as df shows it inside."""
+        _, size = self._sh(server, "df -m /volumes/vdb | awk 'NR==2 {print "
+                                   "$2}'")
+        return int(size)
 
     def test_image_of_a_volume_makes_a_volume_with_its_bytes(self):
         server = self._boot(self.image, 'e2e-volume-image-round-trip')
@@ -196,12 +213,28 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self.assertEqual(started, self._started_at(server))
         self.assertEqual([], self._mounted_in(server))
         self._assert_released(volume)
+        # Its owner reads why in the server's events.
+        self.assertIn('holds data but no filesystem',
+                      self._failed_event_details(server, 'attach_volume'))
         # Its bytes are still the image's (docker save's archive).
         head = self.conn.image.download_image(self.image).content[:65536]
         self.assertEqual(head, subprocess.run(
             ['rbd', '--conf', ceph.conf(self.layout), 'export',
              '%s/volume-%s' % (ceph.VOLUMES_POOL, volume), '-'],
             capture_output=True, check=True).stdout[:65536])
+
+    def _failed_event_details(self, server, action):
+        """What openstack server event show prints of the failed event of
+        the server's ``action`` (its details since microversion 2.84)."""
+        cli = ('--os-compute-api-version', '2.84', 'server', 'event')
+        request = next(event['Request ID'] for event in json.loads(
+            self._cli(*cli, 'list', '-f', 'json', server.id))
+            if event['Action'] == action)
+        shown = json.loads(self._cli(*cli, 'show', '-f', 'json', server.id,
+                                     request))
+        return ' '.join(event.get('details') or ''
+                        for event in shown['events']
+                        if event['result'] == 'Error')
 
     def test_boot_from_a_volume_is_refused_with_the_reason(self):
         volume = self._volume('--size', '1', '--bootable')
@@ -219,6 +252,7 @@ class VolumesTestCase(aio_base.AllInOneBase):
         self._wait_volume(volume, 'available')
         self._assert_released(volume)
 
+    @aio_base.alone("kills Ceph's daemons")
     def test_ceph_killed_and_brought_back_loses_nothing(self):
         server = self._boot(self.image, 'e2e-volume-ceph-killed')
         volume, written = self._written_volume(server)
