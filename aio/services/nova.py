@@ -137,7 +137,7 @@ class Nova(service.Service):
             # details (admin only by default): the driver's messages are
             # written for them, and Nova shows only the class name of any
             # exception but its own.
-            'policy.yaml': '"%s": "rule:project_reader_api"\n' % (
+            'policy.yaml': '"%s": "rule:project_reader_or_admin"\n' % (
                 'os_compute_api:os-instance-actions:events:details'),
         }
 

@@ -28,6 +28,17 @@ ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
                    ZUN_PAGE.replace(' ', '\\ '))]
 
 
+def alone(reason):
+    """Marks a test, or a test class, that runs while no other end-to-end
+    test does (tests.aio.schedule): it stops, restarts or fills something
+    the others use, as ``reason`` says. The others run two at a time,
+    each class in one worker."""
+    def mark(test):
+        test.runs_alone = reason
+        return test
+    return mark
+
+
 def aio_command(*argv):
     """tools/aio's command line, as an operator runs it."""
     layout = aio_layout.Layout.from_environment()

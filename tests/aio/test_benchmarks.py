@@ -3,9 +3,11 @@
 
 import testtools
 
+from tests.aio import base as aio_base
 from tests.driver.test_benchmarks import run_bench
 
 
+@aio_base.alone('measures, adds a compute host, fills the host')
 class AllInOneBenchTestCase(testtools.TestCase):
 
     def test_aio_bench(self):

@@ -131,6 +131,7 @@ class EngineTest(aio_base.AllInOneBase):
 
     # Engine restarts
 
+    @aio_base.alone('restarts the engine')
     def test_containers_outlive_an_engine_restart(self):
         self.assertTrue(self.docker.info()['LiveRestoreEnabled'],
                         'the engine runs without --live-restore')
@@ -150,6 +151,7 @@ class EngineTest(aio_base.AllInOneBase):
                            'e2e-engine-after')
         self.assertEqual('running', self._container(again).status)
 
+    @aio_base.alone('restarts the engine without live-restore')
     def test_servers_run_again_after_a_restart_without_live_restore(self):
         server, address = self._web_server('e2e-engine-no-live-restore')
         # Its containers survive this restart (live-restore is on)...
@@ -194,6 +196,7 @@ class EngineTest(aio_base.AllInOneBase):
 
     # nova-compute restarts
 
+    @aio_base.alone('restarts nova-compute')
     def test_compute_restart_keeps_many_servers_running(self):
         admin = demo.cloud(self.layout, 'aio-admin')
         image = self.conn.image.find_image(demo.IMAGE_NAME)

@@ -144,11 +144,12 @@ class HeatTest(aio_base.AllInOneBase):
         """The error of a stack create refused at validation; no stack or
         server is left."""
         path = self._template_file(template)
-        servers = {s.id for s in self.conn.compute.servers()}
         error = self.assertRaises(
             subprocess.CalledProcessError, demo.openstack_cli, self.layout,
             'aio', 'stack', 'create', '-t', path, self.stack)
-        self.assertEqual(servers, {s.id for s in self.conn.compute.servers()})
+        # Heat names a stack's servers after it.
+        self.assertEqual([], list(self.conn.compute.servers(
+            name='^%s' % self.stack)))
         self.assertEqual([], [s for s in self.conn.orchestration.stacks()
                               if s.name == self.stack])
         return error.stderr
@@ -331,6 +332,7 @@ class HeatTest(aio_base.AllInOneBase):
         self.assertEqual('CREATE_FAILED', stack['stack_status'])
         self.assertIn('exited at once (code 7)', stack['stack_status_reason'])
 
+    @aio_base.alone("sets the demo project's instance quota to what it uses")
     def test_group_beyond_the_quota_fails_with_novas_message(self):
         admin = demo.cloud(self.layout, 'aio-admin')
         project = admin.identity.find_project('demo')

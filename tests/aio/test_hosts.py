@@ -30,6 +30,8 @@ CONVERGE = 30
 
 class ComputeHostsTestCase(aio_base.AllInOneBase):
 
+@aio_base.alone("adds a compute host, and disables the others' "
+                "nova-compute while it boots")
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -19,6 +19,7 @@ from aio.services import ovn
 from tests.aio import base as aio_base
 
 
+@aio_base.alone("stops another all-in-one and deletes aio-outside's namespace")
 class IsolationTest(aio_base.AllInOneBase):
 
     def _demo_address(self):

@@ -204,6 +204,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
         with open('/sys/class/net/%s/ifindex' % tap) as f:
             return tap, int(f.read())
 
+    @aio_base.alone('stops nova-compute')
     def test_ports_come_back_when_compute_restarts_after_host_reboot(self):
         # As after a host reboot: nova-compute is down while the sandbox's
         # and the workload's processes (and so the namespace and its
@@ -227,6 +228,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self._wait_addresses(server, 'after nova-compute started it')
         self._assert_serves_both_families(client, server)
 
+    @aio_base.alone('stops nova-compute')
     def test_compute_start_replugs_a_running_containers_vanished_veth(self):
         server = self._boot_on('e2e-net-vanished-veth')
         client = self._boot_on('e2e-net-vanished-veth-client')
@@ -326,6 +328,7 @@ class NetworkTestCase(aio_base.AllInOneBase):
         self.assertNotIn(tap, self._host_links())
         self.assertNotIn(tap, self._ovs_ports())
 
+    @aio_base.alone('stops ovn-controller')
     def test_port_never_plugged_fails_the_boot_and_leaves_nothing(self):
         # With ovn-controller down, no one installs the port, and the
         # driver gives up after vif_plugging_timeout.

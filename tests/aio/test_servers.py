@@ -123,6 +123,7 @@ class AllInOneTestCase(aio_base.AllInOneBase):
                                  '-c', 'Hypervisor Type').stdout
         self.assertEqual('docker\n', out)
 
+    @aio_base.alone('forces nova-compute down')
     def test_status_shows_compute_down_in_nova_while_its_process_runs(self):
         admin = demo.cloud(self.layout, 'aio-admin')
         compute = next(admin.compute.services(

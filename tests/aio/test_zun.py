@@ -161,6 +161,7 @@ class ZunTestCase(aio_base.AllInOneBase):
             endpoint_filter=placement).json()['usages']
         return inventory['total'] - inventory['reserved'] - used['MEMORY_MB']
 
+    @aio_base.alone('fills the host')
     def test_one_provider_counts_both_and_a_full_host_refuses_either(self):
         admin = demo.cloud(self.layout, 'aio-admin')
         provider = admin.placement.find_resource_provider(
