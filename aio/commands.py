@@ -37,7 +37,10 @@ def _port_owner(port):
 
 
 def _ports(services):
+    """The ports the services listen on in the machine's network namespace
+    (an added host's listen in its own)."""
     return {name: port for described in services
+            if described.host is None or described.host.first
             for name, port in described.ports.items()}
 
 

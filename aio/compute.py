@@ -12,6 +12,7 @@ from aio import processes
 from aio import services as aio_services
 from aio.services import keystone
 from aio.services import nova
+from aio.services import zun
 
 
 def _forced_down(host):
@@ -69,8 +70,19 @@ def add(layout, name):
     return 0
 
 
-def _servers_on(conn, name):
-    return list(conn.compute.servers(all_projects=True, compute_host=name))
+def _zun_runs(layout):
+    return any(s.name == 'zun' for s in aio_services.chosen(layout))
+
+
+def _workloads_on(layout, name):
+    """Nova's servers and Zun's containers on the host, named."""
+    conn = keystone.connect(layout)
+    found = ['server %s (%s)' % (s.name, s.id) for s in conn.compute.servers(
+        all_projects=True, compute_host=name)]
+    if _zun_runs(layout):
+        found += ['container %s (%s)' % (c['name'], c['uuid'])
+                  for c in zun.containers_on(conn, name)]
+    return found
 
 
 def _forget(host):
@@ -80,6 +92,8 @@ def _forget(host):
     conn = keystone.connect(host.control)
     for service in conn.compute.services(host=host.name):
         conn.compute.delete_service(service)
+    if _zun_runs(host.control):
+        zun.forget(conn, host.name)
     for agent in conn.network.agents(host=host.name):
         conn.network.delete_agent(agent)
     _wipe(host)
@@ -124,12 +138,10 @@ def remove(layout, name):
         return 1
     if not _control_runs(layout):
         return 1
-    left = _servers_on(keystone.connect(layout), name)
+    left = _workloads_on(layout, name)
     if left:
-        print('ERROR: compute host %s still has %d server(s): %s; migrate '
-              'or delete them first' % (name, len(left), ', '.join(
-                  '%s (%s)' % (s.name, s.id) for s in left)),
-              file=sys.stderr)
+        print('ERROR: compute host %s still has %s; migrate or delete them '
+              'first' % (name, ', '.join(left)), file=sys.stderr)
         return 1
     _stop(host)
     try:

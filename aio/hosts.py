@@ -79,6 +79,14 @@ class ComputeHost:
         return 'unix://' + self.docker_socket
 
     @property
+    def docker_exec_root(self):
+        """Where its engine keeps its state while it runs (the sandbox
+        keys of its containers' network namespaces are under it)."""
+        if self.first:
+            return '/var/run/docker'
+        return os.path.join(self.layout.state, 'run', 'docker')
+
+    @property
     def docker_socket(self):
         return os.path.join(self.layout.state, 'run', 'docker.sock')
 

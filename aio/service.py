@@ -48,6 +48,16 @@ def port_answers(port, host=HOST):
                  functools.partial(processes.port_in_use, host, port))
 
 
+def loopback_port_answers(host, port):
+    """A port on the loopback address of a compute host's network
+    namespace (each added host has its own)."""
+    return Check('answers on 127.0.0.1:%d%s' % (
+        port, '' if host.first else ' in ' + host.namespace),
+        lambda: subprocess.run(host.command([
+            'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/%d' % port]),
+            capture_output=True).returncode == 0)
+
+
 def unix_socket_answers(path):
     return Check('answers on %s' % path,
                  functools.partial(processes.unix_socket_answers, path))

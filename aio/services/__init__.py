@@ -60,14 +60,10 @@ COMPUTE = (
     openvswitch.OpenvSwitch,
     chassis.Chassis,
     nova.Compute,
-    # Only on the first host, for now: kuryr-libnetwork accepts an
-    # engine's network namespaces only under /var/run/docker/netns, and an
-    # added host's engine keeps them under its state directory.
     zun.ZunCompute,
 )
 # The first host uses the machine's engine.
-ADDED_COMPUTE = tuple(cls for cls in COMPUTE if cls is not zun.ZunCompute) + (
-    docker_engine.DockerEngine,)
+ADDED_COMPUTE = COMPUTE + (docker_engine.DockerEngine,)
 ALL = CONTROL + COMPUTE
 
 
@@ -101,10 +97,13 @@ def described(layout, disabled=(), classes=ALL):
 
 
 def of_host(host):
-    """An added compute host's services; their peers include the control
-    plane's, as its last bring-up chose them."""
-    found = [cls(host.layout, host) for cls in ADDED_COMPUTE]
+    """An added compute host's services, those of the first host that the
+    last bring-up chose (Zun's when Zun runs) and its own engine; their
+    peers include the control plane's."""
     control = chosen(host.control)
+    names = {each.name for each in control}
+    found = [cls(host.layout, host) for cls in ADDED_COMPUTE
+             if cls.name in names or cls is docker_engine.DockerEngine]
     for each in found:
         each.peers = {other.name: other for other in control + found}
     return found

@@ -43,7 +43,7 @@ class DockerEngine(service.Service):
 
     def processes(self):
         host = self.host
-        exec_root = os.path.join(self.layout.state, 'run', 'docker')
+        exec_root = host.docker_exec_root
         return [service.Process('dockerd', host.command([
             'dockerd',
             '--data-root', self.data(),

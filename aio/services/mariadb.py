@@ -3,13 +3,19 @@ in utf8mb4 (Debian's server defaults to latin1, where a network or stack
 named in Chinese fails with HTTP 500)."""
 
 import glob
+import ipaddress
 import os
 
+from aio import layout as aio_layout
 from aio import service
 from aio.layout import HOST
 
 PORT = 3306
 USER = 'openstack'
+# The services' account may connect from the management network: on an
+# added compute host, zun-compute reads and writes its database itself.
+_NETWORK = ipaddress.ip_network(aio_layout.MANAGEMENT_NETWORK)
+ACCOUNT_HOST = '%s/%s' % (_NETWORK.network_address, _NETWORK.netmask)
 CHARSET = 'utf8mb4'
 COLLATION = 'utf8mb4_general_ci'
 SYSTEM_DATABASES = ('mysql', 'sys', 'performance_schema')
@@ -86,10 +92,10 @@ class MariaDB(service.Service):
                   'removes this all-in-one\'s servers, images and networks '
                   'too).' % (', '.join(earlier), CHARSET), flush=True)
         password = self.layout.secrets['database'].replace("'", "''")
-        self._sql("CREATE USER IF NOT EXISTS '%s'@'%s'" % (USER, HOST),
-                  "ALTER USER '%s'@'%s' IDENTIFIED BY '%s'" % (
-                      USER, HOST, password),
-                  "GRANT ALL PRIVILEGES ON *.* TO '%s'@'%s'" % (USER, HOST))
+        account = "'%s'@'%s'" % (USER, ACCOUNT_HOST)
+        self._sql('CREATE USER IF NOT EXISTS ' + account,
+                  "ALTER USER %s IDENTIFIED BY '%s'" % (account, password),
+                  'GRANT ALL PRIVILEGES ON *.* TO ' + account)
 
     def create_databases(self, names):
         self._sql(*['CREATE DATABASE IF NOT EXISTS %s CHARACTER SET %s '

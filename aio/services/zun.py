@@ -1,8 +1,8 @@
 """Zun, the containers service, beside Nova on the same hosts, networks and
 Placement: its API (gunicorn, 9517) and websocket proxy (interactive exec)
-on the control plane; on the first compute host, zun-compute and
+on the control plane; on every compute host, zun-compute and
 kuryr-libnetwork, the engine's network plugin that gives a Zun container
-a Neutron port on OVN (not on added hosts yet: see aio.services).
+a Neutron port on OVN.
 
 Zun and Nova share each host's resource provider (``host_shared_with_
 nova``): zun-compute writes the same inventory into Nova's provider, so
@@ -110,6 +110,21 @@ def request(conn, method, path, **kwargs):
         **kwargs)
 
 
+def containers_on(conn, host_name):
+    """Every project's Zun containers on the host (an admin's
+    connection)."""
+    return [c for c in request(conn, 'GET', '/containers?all_projects=True')
+            .json()['containers'] if c['host'] == host_name]
+
+
+def forget(conn, host_name):
+    """Zun's record of a removed host's zun-compute. (Zun keeps the host's
+    compute node: it has no API to delete one, and its scheduler skips a
+    node whose service is gone.)"""
+    request(conn, 'DELETE', '/services?host=%s&binary=zun-compute' % (
+        urllib.parse.quote(host_name)), raise_exc=False)
+
+
 class Zun(service.Service):
     name = 'zun'
     optional = True
@@ -166,6 +181,9 @@ class ZunCompute(service.Service):
                 'DEFAULT': {
                     'host': host.name,
                     'my_ip': host.management_ip,
+                    # The host's own: the images it downloads, the volumes
+                    # it mounts.
+                    'state_path': self.data(),
                     # Not containerd's CRI: capsules are not offered, and
                     # its gRPC client aborts every command zun-compute
                     # forks afterwards (lspci among them).
@@ -278,10 +296,13 @@ class ZunCompute(service.Service):
         return [
             self._engine_over_tls(),
             service.Process(
+                # kuryr's server, accepting the host engine's network
+                # namespaces (an added host's are under its state).
                 'kuryr-server', self._with_chassis_hostname([
-                    self.layout.bin('kuryr-server'),
+                    self.layout.bin('python'), '-m',
+                    'novadocker.kuryr_server', host.docker_exec_root,
                     '--config-file', self.etc('kuryr.conf')]),
-                service.port_answers(KURYR_PORT, '127.0.0.1'),
+                service.loopback_port_answers(host, KURYR_PORT),
                 openvswitch.client_env(self.layout),
                 prepare=self._prepare_kuryr, stop_timeout=5),
             service.Process(

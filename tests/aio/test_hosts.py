@@ -10,6 +10,7 @@ outside world (the namespace aio-outside).
 import contextlib
 import ipaddress
 import subprocess
+import urllib.parse
 import uuid
 
 import docker
@@ -19,6 +20,7 @@ from aio import demo
 from aio import hosts
 from aio import sample_image
 from aio.services import openvswitch
+from aio.services import zun
 from novadocker import engine
 from novadocker import migration
 from tests.aio import base as aio_base
@@ -28,10 +30,10 @@ from tests.aio import base as aio_base
 CONVERGE = 30
 
 
-class ComputeHostsTestCase(aio_base.AllInOneBase):
-
 @aio_base.alone("adds a compute host, and disables the others' "
                 "nova-compute while it boots")
+class ComputeHostsTestCase(aio_base.AllInOneBase):
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -77,6 +79,37 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         finally:
             for service in others:
                 self.admin.compute.enable_service(service)
+
+    @contextlib.contextmanager
+    def _only_zun(self, host):
+        """Containers run within land on ``host``: the other hosts'
+        zun-compute is disabled meanwhile."""
+        others = [s['host'] for s in zun.request(
+            self.admin, 'GET', '/services').json()['services']
+            if s['binary'] == 'zun-compute' and s['host'] != host]
+        for other in others:
+            zun.request(self.admin, 'PUT', '/services/disable?' +
+                        urllib.parse.urlencode({
+                            'host': other, 'binary': 'zun-compute',
+                            'disabled_reason': 'e2e: on %s only' % host}))
+        try:
+            yield
+        finally:
+            for other in others:
+                zun.request(self.admin, 'PUT', '/services/enable?' +
+                            urllib.parse.urlencode({
+                                'host': other, 'binary': 'zun-compute'}))
+
+    def _container_on_host(self, host):
+        """A Zun container serving ZUN_PAGE on ``host``, in its engine."""
+        with self._only_zun(host):
+            container = self._run_container()
+        self.assertEqual(host, zun.request(
+            self.admin, 'GET', '/containers/%s' % container['uuid']).json()[
+                'host'])
+        self.assertEqual('running', self.engines[host].containers.get(
+            'zun-' + container['uuid']).status)
+        return container
 
     def _boot_on_host(self, host, name, **kwargs):
         with self._only(host):
@@ -268,30 +301,48 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         server = self._boot_on_host(self.added_name, 'e2e-hosts-left')
         refused = aio_base.aio_command('compute', 'remove', self.added_name)
         self.assertEqual(1, refused.returncode)
-        self.assertIn('compute host %s still has 1 server(s): '
-                      'e2e-hosts-left (%s)' % (self.added_name, server.id),
-                      refused.stderr)
+        self.assertIn('compute host %s still has server e2e-hosts-left '
+                      '(%s)' % (self.added_name, server.id), refused.stderr)
         self.assertEqual({self.added_name}, self._in_engines(server))
         self.assertEqual('ACTIVE',
                          self.conn.compute.get_server(server.id).status)
 
-    def test_zun_container_reaches_a_server_on_the_added_host(self):
-        # Through the hosts' tunnel: TCP needs kuryr's veth to compute its
+    def test_zun_runs_on_each_host_and_reaches_across_the_tunnel(self):
+        # TCP through the hosts' tunnel needs kuryr's veth to compute its
         # own checksums too.
         server = self._boot_on_host(
             self.added_name, 'e2e-hosts-zun-peer',
             security_groups=[{'name': 'default'}, {'name': demo.WEB_GROUP}])
-        container = self._run_container()
-        for address in self._addresses(server, 4) + self._addresses(
-                server, 6):
+        added = self._container_on_host(self.added_name)
+        first = self._container_on_host(self.first)
+        port = self.admin.network.get_port(
+            next(iter(added['addresses'].values()))[0]['port'])
+        self.assertEqual(self.added_name, port.binding_host_id)
+
+        pages = [(address, sample_image.SAMPLE_PAGE.decode().strip())
+                 for version in (4, 6)
+                 for address in self._addresses(server, version)]
+        pages += [(address, aio_base.ZUN_PAGE)
+                  for version in (4, 6)
+                  for address in self._zun_addresses(added, version)]
+        for address, page in pages:
             host = '[%s]' % address if ':' in address else address
             self.assertTrue(self._until(lambda: demo.openstack_cli(
                 self.layout, 'aio', 'appcontainer', 'exec',
-                container['uuid'], 'sh', '-c',
+                first['uuid'], 'sh', '-c',
                 'timeout 3 wget -qO- http://%s/' % host,
-                check=False).stdout.strip() ==
-                sample_image.SAMPLE_PAGE.decode().strip(), CONVERGE, 0.5),
+                check=False).stdout.strip() == page, CONVERGE, 0.5),
                 'no page from %s' % address)
+
+        refused = aio_base.aio_command('compute', 'remove', self.added_name)
+        self.assertEqual(1, refused.returncode)
+        self.assertIn('container %s (%s)' % (added['name'], added['uuid']),
+                      refused.stderr)
+
+    @staticmethod
+    def _zun_addresses(container, version):
+        return [a['addr'] for addresses in container['addresses'].values()
+                for a in addresses if a['version'] == version]
 
     def test_cold_migration_moves_files_addresses_and_floating_ip(self):
         server = self._boot_on_host(
