@@ -34,18 +34,19 @@ def _add_file(tar, name, data, mode=0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
-def busybox_rootfs(padding_mib=0, files=None):
+def busybox_rootfs(padding_mib=0, files=None, applets=True):
     """A tarball of busybox, plus ``files`` ({path: bytes}) and, if asked,
-    a file of random bytes to make the image bigger."""
-    applets = subprocess.run([BUSYBOX, '--list'], check=True,
-                             capture_output=True, text=True).stdout.split()
+    a file of random bytes to make the image bigger; without ``applets``,
+    /bin/busybox alone (no /bin/sh)."""
+    names = subprocess.run([BUSYBOX, '--list'], check=True,
+                           capture_output=True, text=True).stdout.split()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode='w') as tar:
         for directory in ('bin', 'etc', 'root', 'proc', 'sys', 'dev', 'var'):
             _add_dir(tar, directory)
         _add_dir(tar, 'tmp', 0o1777)
         tar.add(BUSYBOX, arcname='bin/busybox')
-        for applet in applets:
+        for applet in names if applets else ():
             if applet != 'busybox':
                 info = tarfile.TarInfo('bin/' + applet)
                 info.type = tarfile.SYMTYPE
@@ -58,11 +59,12 @@ def busybox_rootfs(padding_mib=0, files=None):
     return buf.getvalue()
 
 
-def import_busybox(client, repository, tag, cmd, padding_mib=0, files=None):
+def import_busybox(client, repository, tag, cmd, padding_mib=0, files=None,
+                   applets=True):
     """``docker import`` of the busybox root filesystem; returns the ref."""
     client.api.import_image_from_data(
-        busybox_rootfs(padding_mib, files), repository=repository, tag=tag,
-        changes=['CMD %s' % json.dumps(cmd)])
+        busybox_rootfs(padding_mib, files, applets), repository=repository,
+        tag=tag, changes=['CMD %s' % json.dumps(cmd)])
     return '%s:%s' % (repository, tag)
 
 

@@ -37,8 +37,9 @@ without it.
   the first volume is /dev/vdb, which names its directory in the
   container.
 - mount_share, umount_share, is_share_mounted: Manila shares come later.
-- get_vnc_console, get_spice_console, get_mks_console, get_serial_console:
-  consoles come in a later issue; get_console_output gives the output.
+- get_vnc_console, get_spice_console, get_mks_console: a container has no
+  display; its console is the serial one (console module), its output
+  get_console_output's.
 - cache_image: no pre-caching through aggregates; a boot loads its image,
   once per host.
 - poll_rebooting_instances: a reboot returns once the container runs
@@ -58,6 +59,7 @@ from nova.compute import power_state
 from nova.compute import task_states
 from nova.compute import vm_states
 import nova.conf
+from nova.console import type as ctype
 from nova import context as nova_context
 from nova import exception
 from nova.i18n import _
@@ -67,6 +69,7 @@ from nova.virt import driver
 from nova.virt import event as virtevent
 from nova.virt import hardware
 
+from novadocker import console
 from novadocker import container as container_mod
 from novadocker import diagnostics
 from novadocker import engine
@@ -117,6 +120,7 @@ class DockerDriver(driver.ComputeDriver):
         self._images = image.ImageStore(self._engine)
         self._watcher = None
         self._ports_ready_by = sandbox.NEUTRON
+        self._consoles = console.Consoles(self._engine)
 
     # Host
 
@@ -136,6 +140,7 @@ class DockerDriver(driver.ComputeDriver):
             self._watcher.start()
 
     def cleanup_host(self, host):
+        self._consoles.close_all()
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -470,6 +475,7 @@ class DockerDriver(driver.ComputeDriver):
                     'registry: %s') % e.format_message())) from e
         sandbox.unplug_ports(instance, network_info)
         volumes.disconnect_all(instance.uuid)
+        self._consoles.close(instance.uuid)
         return disk_info
 
     def finish_migration(self, context, migration_record, instance,
@@ -562,6 +568,11 @@ class DockerDriver(driver.ComputeDriver):
                 {instance.image_ref for instance in all_instances},
                 CONF.image_cache.remove_unused_original_minimum_age_seconds)
 
+    def get_serial_console(self, context, instance):
+        self._engine.get(instance)
+        address, port = self._consoles.endpoint(instance)
+        return ctype.ConsoleSerial(host=address, port=port)
+
     def get_console_output(self, context, instance):
         return self._engine.output_tail(self._engine.get(instance),
                                         CONSOLE_LOG_BYTES)
@@ -641,6 +652,7 @@ class DockerDriver(driver.ComputeDriver):
             LOG.debug('No container %s to remove', name, instance=instance)
         sandbox.remove(self._engine, instance, network_info)
         volumes.disconnect_all(instance.uuid)
+        self._consoles.close(instance.uuid)
         migration.forget(self._engine, instance)
 
 

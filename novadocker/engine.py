@@ -109,6 +109,31 @@ def translated_errors(action):
         raise EngineUnavailable(url=CONF.docker.host_url, reason=e) from e
 
 
+class Stream(object):
+    """A connection the engine has handed over to a container's terminal
+    (attach, exec): bytes both ways until either side closes."""
+
+    def __init__(self, hijacked):
+        # The SDK's object keeps the HTTP response, whose collection would
+        # close the socket.
+        self._hijacked = hijacked
+        self._socket = getattr(hijacked, '_sock', hijacked)
+        self._socket.settimeout(None)
+
+    def recv(self, size):
+        return self._socket.recv(size)
+
+    def sendall(self, data):
+        self._socket.sendall(data)
+
+    def shutdown(self, how):
+        self._socket.shutdown(how)
+
+    def close(self):
+        self._socket.close()
+        self._hijacked.close()
+
+
 class Engine(object):
     """A lazily connected docker SDK client and every call the driver
     makes to the engine."""
@@ -419,6 +444,49 @@ class Engine(object):
                     raise
                 return False
         return True
+
+    def container(self, name):
+        """The container ``name``; EngineError when there is none."""
+        with translated_errors('inspect %s' % name):
+            return self.client.containers.get(name)
+
+    @staticmethod
+    def has_file(container, path):
+        """Whether ``path`` is in the container's filesystem."""
+        with translated_errors('look for %s in %s' % (path, container.name)):
+            try:
+                data, _ = container.client.api.get_archive(container.id,
+                                                           path)
+            except docker_errors.NotFound:
+                return False
+            data.close()
+        return True
+
+    @staticmethod
+    def attach_socket(container):
+        """The terminal of the container's main process, both ways
+        (docker attach)."""
+        with translated_errors('attach to %s' % container.name):
+            return Stream(container.client.api.attach_socket(
+                container.id, params={'stdin': 1, 'stdout': 1, 'stderr': 1,
+                                      'stream': 1}))
+
+    @staticmethod
+    def exec_socket(container, command):
+        """``command`` started in the container with a terminal, and that
+        terminal (docker exec -it); returns it and the exec's id."""
+        api = container.client.api
+        with translated_errors('exec in %s' % container.name):
+            exec_id = api.exec_create(container.id, command, stdin=True,
+                                      tty=True)['Id']
+            return Stream(api.exec_start(exec_id, tty=True,
+                                         socket=True)), exec_id
+
+    def exec_pid(self, exec_id):
+        """The host's process id of a running exec; None once it ended."""
+        with translated_errors('inspect exec %s' % exec_id):
+            found = self.client.api.exec_inspect(exec_id)
+        return found['Pid'] if found['Running'] else None
 
     def nova_containers(self):
         """The containers this compute host created, found by their labels.

@@ -2,7 +2,8 @@
 
 nova-compute runs unprivileged; wiring a container's network namespace
 needs CAP_NET_ADMIN (links, addresses, routes) and CAP_SYS_ADMIN with
-CAP_SYS_PTRACE (entering another process's namespace). The helper is
+CAP_SYS_PTRACE (entering another process's namespace); a closed console
+hangs up its shell with CAP_KILL. The helper is
 started as configured in ``[novadocker_privileged] helper_command``.
 """
 
@@ -15,5 +16,6 @@ sys_admin_pctxt = priv_context.PrivContext(
     pypath=__name__ + '.sys_admin_pctxt',
     capabilities=[capabilities.CAP_NET_ADMIN,
                   capabilities.CAP_SYS_ADMIN,
-                  capabilities.CAP_SYS_PTRACE],
+                  capabilities.CAP_SYS_PTRACE,
+                  capabilities.CAP_KILL],
 )

@@ -18,6 +18,9 @@ from novadocker import engine
 from novadocker import volumes
 
 API_PORT = 8774
+# nova-serialproxy, on the control plane's address: a server's console
+# URL is ws://172.24.5.1:6083/?token=...
+SERIALPROXY_PORT = 6083
 # os-vif's Open vSwitch plugin, and the driver's own.
 PRIVSEP_CONTEXTS = ('vif_plug_ovs_privileged', 'novadocker_privileged')
 
@@ -57,6 +60,14 @@ def _shared(control):
                        os_region_name=aio_layout.REGION,
                        catalog_info=cinder.CATALOG_INFO),
         'vnc': {'enabled': 'false'},
+        # Each server's console is a port of its compute host (novadocker
+        # .console), which nova-serialproxy joins to the user's websocket.
+        'serial_console': {
+            'enabled': 'true',
+            'base_url': 'ws://%s:%d/' % (HOST, SERIALPROXY_PORT),
+            'serialproxy_host': HOST,
+            'serialproxy_port': str(SERIALPROXY_PORT),
+        },
     }
 
 
@@ -78,7 +89,7 @@ HOST_RESOURCES = {
 class Nova(service.Service):
     name = 'nova'
     after = ('mariadb', 'rabbitmq', 'keystone')
-    ports = {'nova-api': API_PORT}
+    ports = {'nova-api': API_PORT, 'nova-serialproxy': SERIALPROXY_PORT}
     databases = ('nova_api', 'nova_cell0', 'nova_cell1')
     user = 'nova'
     catalog = (service.Endpoint('nova', 'compute',
@@ -173,6 +184,10 @@ class Nova(service.Service):
             # them.
             console_script('nova-conductor', stop_timeout=2),
             console_script('nova-scheduler', stop_timeout=2),
+            service.Process(
+                'nova-serialproxy',
+                [self.layout.bin('nova-serialproxy')] + config,
+                service.port_answers(SERIALPROXY_PORT), stop_timeout=2),
         ]
 
 
@@ -204,6 +219,8 @@ class Compute(service.Service):
                 'instances_path': self.data('instances'),
             },
             'oslo_concurrency': {'lock_path': self.data('locks')},
+            # Its servers' consoles listen on its management address only.
+            'serial_console': {'proxyclient_address': host.management_ip},
             'docker': dict({'host_url': host.docker_url,
                             'data_dir': self.data('docker'),
                             'volumes_dir': self.data('volumes')}, **(

@@ -55,11 +55,11 @@ class AllInOneBase(testtools.TestCase):
         self.conn = demo.cloud(self.layout, 'aio')
         self.docker = base.docker_client()
 
-    def _upload_image(self, name, cmd):
+    def _upload_image(self, name, cmd, **rootfs):
         """docker save | openstack image create, as the seeds do; returns
         the image and the sha256 of the bytes that were sent."""
         ref = sample_image.import_busybox(self.docker, 'novadocker-e2e/' +
-                                          name, 'latest', cmd)
+                                          name, 'latest', cmd, **rootfs)
         self.addCleanup(self.docker.images.remove, ref, force=True)
         saved = subprocess.run(['docker', 'save', ref], check=True,
                                capture_output=True).stdout

@@ -55,3 +55,9 @@ class AllInOneBenchTestCase(testtools.TestCase):
         self.assertRegex(out, r'appcontainer run until Running median '
                               r'[0-9.]+ s .* ratio Zun / Nova [0-9.]+')
         self.assertRegex(out, r'Zun adds [0-9]+ MiB')
+
+    def test_console_bench(self):
+        out = run_bench(self, 'console_bench.py', '--keys', '3')
+        self.assertRegex(out, r"typed key echoed through Nova's serial "
+                              r"console: median [0-9.]+ ms")
+        self.assertRegex(out, r'ratio Nova console / docker exec [0-9.]+')

@@ -1,6 +1,7 @@
 """Driver behaviour that Nova's API does not show, checked on the engine."""
 
 import os
+import socket
 import ssl
 import time
 
@@ -268,6 +269,33 @@ class DockerDriverTestCase(test.TestCase):
                          after['memory_mb_used'] - before['memory_mb_used'])
         self.assertEqual(self.client.info()['NCPU'], after['vcpus'])
         self.assertEqual('docker', after['hypervisor_type'])
+
+    def _console_shells(self, instance):
+        return [p for p in self.client.containers.get(engine.container_name(
+            instance.uuid)).top()['Processes'] if p[-1] == '/bin/sh']
+
+    def test_serial_console_is_a_shell_hung_up_when_it_closes(self):
+        instance = self._spawn()
+        console = self.driver.get_serial_console(self.ctxt, instance)
+        # Nova's default proxyclient_address.
+        self.assertEqual('127.0.0.1', console.host)
+        with socket.create_connection((console.host, console.port),
+                                      timeout=10) as client:
+            client.sendall(b'echo $((6*7))\n')
+            seen = b''
+            while b'\n42\r\n' not in seen:
+                data = client.recv(4096)
+                self.assertTrue(data, seen)
+                seen += data
+            self.assertEqual(1, len(self._console_shells(instance)))
+        self.assertTrue(processes.until(
+            lambda: not self._console_shells(instance), 10, 0.1))
+        self.assertEqual(console.port, self.driver.get_serial_console(
+            self.ctxt, instance).port)
+
+        self.driver.destroy(self.ctxt, instance, [])
+        self.assertRaises(ConnectionRefusedError, socket.create_connection,
+                          (console.host, console.port), 2)
 
     def test_missing_container_is_instance_not_found(self):
         instance = test_utils.get_test_instance(obj=True)
