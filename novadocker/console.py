@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 from nova.console import serial as serial_ports
 import nova.conf
@@ -39,6 +40,8 @@ NO_SHELL = ('This server has no console: it was not started with a terminal '
 NOT_RUNNING = ('This server is not running: start it (openstack server '
                'start), then open its console again.\r\n')
 _CHUNK = 65536
+# How long the engine may take to start a console's shell.
+SHELL_START_SECONDS = 5
 
 
 class Consoles(object):
@@ -167,26 +170,43 @@ def _copy(source, destination):
 
 def _end_shell(engine, exec_id):
     """Hangs up the session's shell (the engine keeps a terminal's
-    programs running after its client has gone)."""
-    pid = engine.exec_pid(exec_id)
-    if pid is not None:
-        _hang_up(pid)
+    programs running after its client has gone), once it has started: a
+    client that leaves at once may close before the engine has."""
+    deadline = time.monotonic() + SHELL_START_SECONDS
+    while True:
+        running, pid = engine.exec_state(exec_id)
+        if not running:
+            return
+        if pid:
+            _hang_up(pid)
+            return
+        if time.monotonic() > deadline:
+            LOG.warning('The console shell of exec %s did not start within '
+                        '%d s; it is left to end by itself', exec_id,
+                        SHELL_START_SECONDS)
+            return
+        time.sleep(0.05)
+
+
+def _session_of(pid):
+    """The session id of process ``pid``; None when it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            # After the command's name: state, ppid, pgrp, session.
+            return int(f.read().rpartition(')')[2].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @privsep.sys_admin_pctxt.entrypoint
-def _hang_up(session_id):
-    """SIGHUP to each process of the terminal session ``session_id``, as
-    the kernel sends when a terminal closes."""
+def _hang_up(leader):
+    """SIGHUP to each process of the terminal session that ``leader``
+    leads (a shell the engine started with a terminal), as the kernel
+    sends when a terminal closes."""
+    if leader <= 1 or _session_of(leader) != leader:
+        return
     for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                # After the command's name: state, ppid, pgrp, session.
-                fields = f.read().rpartition(')')[2].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session_id:
+        if entry.isdigit() and _session_of(int(entry)) == leader:
             try:
                 os.kill(int(entry), signal.SIGHUP)
             except ProcessLookupError:

@@ -482,11 +482,12 @@ class Engine(object):
             return Stream(api.exec_start(exec_id, tty=True,
                                          socket=True)), exec_id
 
-    def exec_pid(self, exec_id):
-        """The host's process id of a running exec; None once it ended."""
+    def exec_state(self, exec_id):
+        """(running, the host's process id) of an exec; the id is 0 until
+        its process has started."""
         with translated_errors('inspect exec %s' % exec_id):
             found = self.client.api.exec_inspect(exec_id)
-        return found['Pid'] if found['Running'] else None
+        return found['Running'], found['Pid']
 
     def nova_containers(self):
         """The containers this compute host created, found by their labels.

@@ -182,15 +182,15 @@ class AllInOneBase(testtools.TestCase):
     def _show_container(self, container_id):
         return self._zun('GET', '/containers/%s' % container_id).json()
 
-    def _run_container(self, *args, command=ZUN_COMMAND):
+    def _run_container(self, *args, command=ZUN_COMMAND,
+                       image=demo.IMAGE_NAME):
         """openstack appcontainer run on the demo network, until Running;
         deleted after the test."""
         name = 'e2e-zun-%s' % uuid.uuid4().hex[:8]
         network = self.conn.network.find_network(demo.NETWORK_NAME)
         created = json.loads(self._cli(
             'appcontainer', 'run', '-f', 'json', '--name', name,
-            '--net', 'network=%s' % network.id, *args,
-            demo.IMAGE_NAME, *command))
+            '--net', 'network=%s' % network.id, *args, image, *command))
         self.addCleanup(self._delete_container, created['uuid'])
         self._wait_container(created['uuid'], 'Running')
         return self._show_container(created['uuid'])

@@ -127,6 +127,16 @@ class ConsoleTestCase(aio_base.AllInOneBase):
         session = self._open(self._url(server))
         self._read_until(session, re.escape(console.NO_SHELL))
 
+    def test_console_follows_the_server_through_stop_and_start(self):
+        server = self._boot(self.image, 'e2e-console-stopped')
+        self._act(self.conn.compute.stop_server, server, 'SHUTOFF', 'exited')
+        self._read_until(self._open(self._url(server)),
+                         re.escape(console.NOT_RUNNING))
+        self._act(self.conn.compute.start_server, server, 'ACTIVE',
+                  'running')
+        self._typed(self._open(self._url(server)), 'echo $((6*7))',
+                    r'\n42\r\n')
+
     def test_unknown_or_deleted_servers_token_is_refused(self):
         server = self._boot(self.image, 'e2e-console-deleted')
         url = self._url(server)

@@ -15,6 +15,7 @@ import uuid
 
 import docker
 import openstack
+import websocket
 
 from aio import demo
 from aio import hosts
@@ -367,6 +368,15 @@ class ComputeHostsTestCase(aio_base.AllInOneBase):
         self.assertEqual(b'written-before\n',
                          self._exec(server, 'cat', '/proof').output)
         self.assertEqual(fixed, self._fixed_ips(server))
+        # Its console now on the added host's management address.
+        url = self.conn.compute.create_console(
+            server, console_type='serial')['url']
+        session = websocket.create_connection(url, subprotocols=['binary'],
+                                              timeout=15)
+        self.addCleanup(session.close)
+        session.send_binary(b'cat /proof\n')
+        self.assertTrue(self._until(
+            lambda: b'written-before' in session.recv(), 15))
         self.assertEqual({'purpose': 'e2e'}, self.conn.compute.get_server(
             server.id).metadata)
         memory = self._engine_of(server).containers.get(

@@ -143,6 +143,22 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual(self.docker.images.get(self.local).id,
                          self.docker.images.get(reference).id)
 
+    def test_zun_runs_a_pushed_image_with_its_users_registry_login(self):
+        reference, digest = self._pushed_by_demo()
+        # Zun keeps the user's login to the registry and pulls with it.
+        login = json.loads(self._cli(
+            'appcontainer', 'registry', 'create', '-f', 'json', '--name',
+            self.repository, '--domain', registry.ADDRESS, '--username',
+            'demo', '--password', self.layout.secrets['demo']))['uuid']
+        self.addCleanup(self._cli, 'appcontainer', 'registry', 'delete',
+                        login)
+        container = self._run_container(
+            '--image-driver', 'docker', '--registry', login,
+            image=reference, command=())
+        image = self.docker.containers.get('zun-' + container['uuid']).image
+        self.assertIn('%s@%s' % (reference.rsplit(':', 1)[0], digest),
+                      image.attrs['RepoDigests'])
+
     def test_wrong_password_is_unauthorized(self):
         done = self._login('demo', 'not-the-password')
         self.assertNotEqual(0, done.returncode)

@@ -290,6 +290,10 @@ class DockerDriverTestCase(test.TestCase):
             self.assertEqual(1, len(self._console_shells(instance)))
         self.assertTrue(processes.until(
             lambda: not self._console_shells(instance), 10, 0.1))
+        # A client gone before its shell has started: hung up once it has.
+        socket.create_connection((console.host, console.port), 10).close()
+        self.assertTrue(processes.until(
+            lambda: not self._console_shells(instance), 10, 0.1))
         self.assertEqual(console.port, self.driver.get_serial_console(
             self.ctxt, instance).port)
 
