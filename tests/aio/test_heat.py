@@ -282,15 +282,18 @@ class HeatTest(aio_base.AllInOneBase):
         self._stack('check', self.stack)
         self.assertEqual('CHECK_COMPLETE', self._ended('CHECK').status)
 
-        groups = {g.id for g in self.conn.network.security_groups()}
+        # Heat names the stack's security group after it.
+        groups = {g.id for g in self.conn.network.security_groups()
+                  if g.name.startswith(self.stack)}
+        self.assertEqual(1, len(groups))
         self.conn.network.delete_ip(fip)
         self._delete_stack()
         self.assertIsNone(self.conn.compute.find_server(server.id))
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': engine.container_name(server.id)}))
         self.assertIsNone(self.conn.network.find_port(port.id))
-        self.assertEqual(1, len(groups - {
-            g.id for g in self.conn.network.security_groups()}))
+        self.assertEqual(set(), groups & {
+            g.id for g in self.conn.network.security_groups()})
 
     def test_properties_that_need_the_host_fail_validation(self):
         for properties, named in [

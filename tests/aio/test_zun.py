@@ -325,6 +325,8 @@ class ZunTestCase(aio_base.AllInOneBase):
         self.assertEqual(before, self._zun('GET', '/containers').json()[
             'containers'])
 
+    @aio_base.alone("sets the demo project's container quota to what it "
+                    "uses")
     def test_container_beyond_the_quota_is_refused(self):
         project = self.conn.current_project_id
         running = len(self._zun('GET', '/containers').json()['containers'])
