@@ -459,7 +459,10 @@ class Engine(object):
                                                            path)
             except docker_errors.NotFound:
                 return False
-            data.close()
+            # Read to its end (a link, or one file) so that the connection
+            # goes back to the client's pool.
+            for _ in data:
+                pass
         return True
 
     @staticmethod

@@ -31,8 +31,7 @@ ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
 def alone(reason):
     """Marks a test, or a test class, that runs while no other end-to-end
     test does (tests.aio.schedule): it stops, restarts or fills something
-    the others use, as ``reason`` says. The others run two at a time
-    (the registry's tests in one worker, since some of them stop it)."""
+    the others use, as ``reason`` says. The others run two at a time."""
     def mark(test):
         test.runs_alone = reason
         return test

@@ -338,6 +338,7 @@ class RegistryTest(aio_base.AllInOneBase):
         with open(self.layout.log('registry-sync')) as log:
             return sum('Could not apply reconcile' in line for line in log)
 
+    @aio_base.alone('stops the registry')
     def test_glance_delete_while_the_registry_is_down_reaches_it(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         reference = self._reference('demo')
@@ -453,6 +454,8 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual(image['docker_image_id'],
                          self._container(server).image.id)
 
+    @aio_base.alone("collects the registry's garbage, which a push "
+                    "meanwhile would lose")
     def test_registry_gc_frees_what_deleted_images_held(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         image = self._in_glance(self._pushed('demo', self._reference('demo')))
@@ -571,6 +574,7 @@ class RegistryTest(aio_base.AllInOneBase):
         processes.start(self.layout, process)
         processes.wait(self.layout, process)
 
+    @aio_base.alone("stops the registry's sync and restarts the registry")
     def test_push_while_the_sync_was_down_reaches_glance(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         sync = services.process(self.layout, 'registry-sync')
@@ -586,6 +590,7 @@ class RegistryTest(aio_base.AllInOneBase):
         self.assertEqual(digest, self._in_glance(digest)[
             'docker_manifest_digest'])
 
+    @aio_base.alone('stops the registry')
     def test_pushed_image_boots_with_the_registry_down(self):
         self._logged_in('demo', self.layout.secrets['demo'])
         image = self._in_glance(self._pushed('demo', self._reference('demo')))
