@@ -102,8 +102,8 @@ class Heat(service.Service):
         admin = conn.identity.find_user(STACK_DOMAIN_ADMIN,
                                         domain_id=domain.id)
         if admin:
-            conn.identity.update_user(
-                admin, password=self.layout.secrets['service'])
+            keystone.ensure_password(conn, admin,
+                                     self.layout.secrets['service'])
         else:
             admin = conn.identity.create_user(
                 name=STACK_DOMAIN_ADMIN, domain_id=domain.id,

@@ -3,6 +3,8 @@
 import functools
 
 import keystoneauth1.exceptions
+from keystoneauth1.identity import v3
+from keystoneauth1 import session as ks_session
 import openstack
 
 from aio import layout as aio_layout
@@ -87,12 +89,22 @@ def ensure_role(conn, name):
         name=name)
 
 
+def ensure_password(conn, user, password):
+    """The user's password set to ``password`` unless it is already: a
+    change revokes the user's tokens, which the running services hold."""
+    try:
+        ks_session.Session(auth=v3.Password(
+            auth_url=URL, user_id=user.id, password=password)).get_token()
+    except keystoneauth1.exceptions.Unauthorized:
+        conn.identity.update_user(user, password=password)
+
+
 def ensure_user(conn, name, password, project, role_names):
     """The user with this password and these roles in ``project``; a
-    second run only resets the password."""
+    second run sets the password only if it has changed."""
     user = conn.identity.find_user(name, domain_id='default')
     if user:
-        conn.identity.update_user(user, password=password)
+        ensure_password(conn, user, password)
     else:
         user = conn.identity.create_user(name=name, password=password,
                                          domain_id='default',
