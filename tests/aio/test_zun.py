@@ -301,29 +301,34 @@ class ZunTestCase(aio_base.AllInOneBase):
         self.assertEqual([], self.docker.containers.list(
             all=True, filters={'name': 'zun-' + container_id}))
 
+    def _named(self, name):
+        """The project's Zun containers called ``name``."""
+        return [c for c in self._zun('GET', '/containers').json()[
+            'containers'] if c['name'] == name]
+
     def test_privileged_container_is_refused(self):
         # Zun's policy denies it to everybody (nothing a tenant sets makes
         # a container privileged).
-        before = self._zun('GET', '/containers').json()['containers']
-        stderr = self._cli_fails('appcontainer', 'run', '--privileged',
-                                 '--net', 'network=%s' % self.private.id,
+        name = 'e2e-zun-refused-%s' % uuid.uuid4().hex[:8]
+        stderr = self._cli_fails('appcontainer', 'run', '--name', name,
+                                 '--privileged', '--net',
+                                 'network=%s' % self.private.id,
                                  demo.IMAGE_NAME)
         self.assertIn('403', stderr)
-        self.assertEqual(before, self._zun('GET', '/containers').json()[
-            'containers'])
+        self.assertEqual([], self._named(name))
 
     def test_network_of_another_project_is_refused_naming_it(self):
         admin = demo.cloud(self.layout, 'aio-admin')
         other = admin.network.create_network(
             name='e2e-zun-%s' % uuid.uuid4().hex[:8])
         self.addCleanup(admin.network.delete_network, other)
-        before = self._zun('GET', '/containers').json()['containers']
-        stderr = self._cli_fails('appcontainer', 'run', '--net',
-                                 'network=%s' % other.id, demo.IMAGE_NAME)
+        name = 'e2e-zun-refused-%s' % uuid.uuid4().hex[:8]
+        stderr = self._cli_fails('appcontainer', 'run', '--name', name,
+                                 '--net', 'network=%s' % other.id,
+                                 demo.IMAGE_NAME)
         self.assertIn('Neutron network %s could not be found' % other.id,
                       stderr)
-        self.assertEqual(before, self._zun('GET', '/containers').json()[
-            'containers'])
+        self.assertEqual([], self._named(name))
 
     @aio_base.alone("sets the demo project's container quota to what it "
                     "uses")
