@@ -189,6 +189,14 @@ class Service:
                 self.name, log_path, 'set-up failed (%s exited %d)' % (
                     os.path.basename(argv[0]), code))
 
+    def one_process(self, script):
+        """The command line of an oslo.service console script that keeps
+        its one worker in its own process (``aio/one_process.py``); -P
+        keeps aio/ itself off the service's module path."""
+        return [self.layout.bin('python'), '-P',
+                os.path.join(self.layout.repo, 'aio', 'one_process.py'),
+                script]
+
     def gunicorn(self, name, module, port, env, threads=4,
                  graceful_timeout=5, argv=()):
         """An API served by gunicorn on the management address; on SIGTERM its

@@ -152,7 +152,7 @@ class Cinder(service.Service):
                 stop_timeout=5),
             service.Process(
                 'cinder-volume', self._seeing_ceph_keys(
-                    [self.layout.bin('cinder-volume')] + config),
+                    self.one_process('cinder-volume') + config),
                 self._reports_up('cinder-volume'),
                 {'PYTHONPATH': self.data('bindings')},
                 after=('cinder-api',), prepare=self._link_bindings,

@@ -121,7 +121,7 @@ class Heat(service.Service):
             self.gunicorn('heat-api', 'heat.wsgi.api', PORT, {},
                           argv=config),
             service.Process(
-                'heat-engine', [self.layout.bin('heat-engine')] + config,
+                'heat-engine', self.one_process('heat-engine') + config,
                 rabbitmq.queues_consumed(self.layout, [ENGINE_QUEUE]),
                 stop_timeout=5),
         ]

@@ -132,7 +132,7 @@ class Neutron(service.Service):
                 graceful_timeout=1),
             service.Process(
                 'neutron-ovn-maintenance',
-                [layout.bin('neutron-ovn-maintenance-worker')] + config,
+                self.one_process('neutron-ovn-maintenance-worker') + config,
                 service.is_running(), env, after=('neutron-api',)),
         ]
 
