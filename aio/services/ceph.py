@@ -33,6 +33,15 @@ def conf(layout):
     return layout.etc('ceph', 'ceph.conf')
 
 
+# The manager loads every module it finds (each a Python interpreter of its
+# own), enabled or not; Ceph 16 runs these always and reports an error
+# when one is missing.
+MGR_MODULES = '/usr/share/ceph/mgr'
+MGR_ALWAYS_ON = {'balancer', 'crash', 'devicehealth', 'orchestrator',
+                 'pg_autoscaler', 'progress', 'rbd_support', 'status',
+                 'telemetry', 'volumes'}
+
+
 def keyring(layout, name):
     return layout.etc('ceph', 'ceph.%s.keyring' % name)
 
@@ -72,6 +81,12 @@ class Ceph(service.Service):
                     'admin_socket': '$run_dir/$cluster-$name.asok'},
             'mgr': {'public_addr': HOST,
                     'mgr_data': os.path.join(data, 'mgr-$id'),
+                    # Only the modules Ceph runs always (Cinder and rbd
+                    # need only the manager's own commands, such as df).
+                    'mgr_disabled_modules': ','.join(sorted(
+                        name for name in os.listdir(MGR_MODULES)
+                        if os.path.isdir(os.path.join(MGR_MODULES, name))
+                        and name not in MGR_ALWAYS_ON)),
                     'admin_socket': '$run_dir/$cluster-$name.asok'},
             'osd': {
                 'public_addr': HOST,
