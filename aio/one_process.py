@@ -2,12 +2,12 @@
 process itself.
 
 oslo.service's threading backend forks even a single worker into a child
-(cotyledon) and keeps a parent that only watches it, so nova-conductor,
-nova-scheduler, heat-engine and neutron-ovn-maintenance-worker were each
-two whole copies of their service in memory; cinder-volume (eventlet)
-forks one per backend the same way. nova-compute asks oslo.service for
-exactly this (``no_fork``); here the services the all-in-one runs with
-one worker get it too.
+(cotyledon) and keeps a parent that only watches it, so heat-engine and
+neutron-ovn-maintenance-worker were each two whole copies of their
+service in memory; cinder-volume (eventlet) forks one per backend the
+same way. nova-compute asks oslo.service for exactly this (``no_fork``);
+here these services get it too. nova-conductor and nova-scheduler keep
+their fork: through this, boots were measurably slower (docs/benchmarks.md).
 
     python -P aio/one_process.py CONSOLE_SCRIPT [ARGUMENT...]
 """

@@ -168,7 +168,7 @@ class Nova(service.Service):
 
         def console_script(binary, **kwargs):
             return service.Process(
-                binary, self.one_process(binary) + config,
+                binary, [self.layout.bin(binary)] + config,
                 reports_up(self.layout, self.layout,
                            self.layout.compute_host, binary),
                 timeout=120, **kwargs)
