@@ -1,8 +1,10 @@
 """Driver behaviour that Nova's API does not show, checked on the engine."""
 
 import os
+import signal
 import socket
 import ssl
+import threading
 import time
 
 import fixtures
@@ -220,6 +222,37 @@ class DockerDriverTestCase(test.TestCase):
         self.client.containers.get(engine.container_name(instance.uuid)).wait(timeout=10)
         self.assertEqual(power_state.SHUTDOWN,
                          self.driver.get_info(instance).state)
+
+    def test_exit_the_engine_learns_of_late_still_fails_the_spawn(self):
+        # A busy engine records an exit tens of milliseconds or more after
+        # it: produced here for real by stopping the container's shim, the
+        # process that reaps it and tells the engine, until well after the
+        # spawn check's window.
+        self.flags(spawn_check_seconds=1.5, group='docker')
+        instance = test_utils.get_test_instance(obj=True)
+        docker_engine = self.driver._engine
+        start = docker_engine.start
+
+        def start_with_a_late_engine(container):
+            start(container)
+            if container.name != engine.container_name(instance.uuid):
+                return
+            container.reload()
+            with open('/proc/%d/stat' % container.attrs['State']['Pid']) as f:
+                shim = int(f.read().rpartition(')')[2].split()[1])
+            os.kill(shim, signal.SIGSTOP)
+            self.addCleanup(os.kill, shim, signal.SIGCONT)
+            threading.Timer(2.5, os.kill, (shim, signal.SIGCONT)).start()
+
+        self.useFixture(fixtures.MockPatchObject(
+            docker_engine, 'start', side_effect=start_with_a_late_engine))
+        error = self.assertRaises(
+            exception.BuildAbortException, self._spawn,
+            ['/bin/sh', '-c', 'sleep 0.2; exit 3'], tag='exits-soon',
+            instance=instance)
+        self.assertIn('exited at once (code 3)', error.format_message())
+        self.assertEqual([], self.client.containers.list(
+            all=True, filters={'name': engine.container_name(instance.uuid)}))
 
     def test_move_without_a_registry_is_refused_and_leaves_it_running(self):
         instance = self._spawn()
