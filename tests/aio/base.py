@@ -97,7 +97,8 @@ class AllInOneBase(testtools.TestCase):
     def _delete(self, server, conn=None):
         conn = conn or self.conn
         conn.compute.delete_server(server, ignore_missing=True)
-        conn.compute.wait_for_delete(server, wait=WAIT)
+        # The SDK's default asks every 2 s.
+        conn.compute.wait_for_delete(server, interval=0.2, wait=WAIT)
 
     def _container(self, server):
         return self.docker.containers.get(engine.container_name(server.id))

@@ -7,7 +7,6 @@ from tests.aio import base as aio_base
 from tests.driver.test_benchmarks import run_bench
 
 
-@aio_base.alone('measures, adds a compute host, fills the host')
 class AllInOneBenchTestCase(testtools.TestCase):
 
     def test_aio_bench(self):
@@ -21,6 +20,7 @@ class AllInOneBenchTestCase(testtools.TestCase):
                         '--top-mib', '1', '--repeat', '1')
         self.assertRegex(out, r'ratio pull / Glance archive: [0-9.]+')
 
+    @aio_base.alone('restarts the engine')
     def test_lifecycle_bench(self):
         out = run_bench(self, 'lifecycle_bench.py', '--count', '1')
         self.assertRegex(out, r'docker kill until SHUTOFF: median [0-9.]+ s')
@@ -31,6 +31,8 @@ class AllInOneBenchTestCase(testtools.TestCase):
                         '1')
         self.assertRegex(out, r'stack of 1 containers until CREATE_COMPLETE')
 
+    @aio_base.alone("adds a compute host, and disables the others' "
+                    'nova-compute while it boots')
     def test_hosts_bench(self):
         out = run_bench(self, 'hosts_bench.py', '--many', '1',
                         '--migrate-mib', '1')
