@@ -149,6 +149,14 @@ class Keystone(service.Service):
             'DEFAULT': {'log_dir': '', 'use_stderr': 'true'},
             'database': {'connection': mariadb.url(self.layout, 'keystone')},
             'token': {'provider': 'fernet'},
+            # Every password of the all-in-one is also in plain text in its
+            # secrets.json: bcrypt's default 12 rounds cost 0.34 s of CPU a
+            # login here, and protect nothing that file does not give away.
+            'identity': {'password_hash_rounds': '4'},
+            # In the one worker's memory: what it validated, and the
+            # assignments and catalog it read (one process, so coherent).
+            'cache': {'enabled': 'true',
+                      'backend': 'dogpile.cache.memory'},
             'fernet_tokens': {'key_repository': keys},
             'fernet_receipts': {'key_repository': keys},
             'credential': {'key_repository': self.data('credential-keys')},
