@@ -28,6 +28,12 @@ ZUN_COMMAND = ['sh', '-c', 'echo started; mkdir -p /www && echo %s > '
                    ZUN_PAGE.replace(' ', '\\ '))]
 
 
+# How often a wait asks the API: a server's show costs nova-api and
+# neutron-api 90 ms of CPU together, so two tests asking five times a
+# second would keep one of the machine's two cores busy.
+API_POLL = 0.5
+
+
 def alone(reason):
     """Marks a test, or a test class, that runs while no other end-to-end
     test does (tests.aio.schedule): it stops, restarts or fills something
@@ -118,7 +124,7 @@ class AllInOneBase(testtools.TestCase):
                 self.fail('server %s went ERROR: %s' % (
                     server.id, (seen[0].fault or {}).get('message')))
             return seen[0].status == status and not seen[0].task_state
-        if not self._until(reached):
+        if not self._until(reached, interval=API_POLL):
             self.fail('server %s is %s (task %s) after %d s, not %s' % (
                 server.id, seen[0].status, seen[0].task_state, WAIT,
                 status))
@@ -204,7 +210,7 @@ class AllInOneBase(testtools.TestCase):
                 self.fail('container %s went Error: %s' % (
                     container_id, seen[0]['status_reason']))
             return seen[0]['status'] == status and not seen[0]['task_state']
-        if not self._until(reached):
+        if not self._until(reached, interval=API_POLL):
             self.fail('container %s is %s, not %s' % (
                 container_id, seen[0]['status'], status))
 
