@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import docker  # noqa: E402
 
+import aio_bench  # noqa: E402
 from aio import demo  # noqa: E402
 from aio import layout as aio_layout  # noqa: E402
 from aio import processes  # noqa: E402
@@ -162,8 +163,7 @@ def main():
               'running %d sandbox and workload pairs: %.2f s; ratio %.2f' % (
                   args.count, again, args.count, pairs, again / pairs))
     finally:
-        for server in conn.compute.servers(name=pattern):
-            conn.compute.delete_server(server)
+        aio_bench._delete_all(conn, list(conn.compute.servers(name=pattern)))
 
 
 if __name__ == '__main__':
