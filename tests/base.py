@@ -28,6 +28,10 @@ TEST_REPOSITORY = 'novadocker-test/busybox'
 # The driver's volumes directory in every test: the driver makes it a
 # shared mount, which stays (as on a compute host), so one for all runs.
 VOLUMES_DIR = '/run/novadocker-tests/volumes'
+# The driver tests' serial consoles: outside Nova's default range, which
+# the all-in-one's compute host uses while they run beside its tests (those
+# check who listens on its console ports).
+SERIAL_PORT_RANGE = '30000:30099'
 # PID 1 of a container ignores SIGTERM unless it traps it; this command exits
 # promptly on docker stop and writes a marker to its output.
 LONG_RUNNING_CMD = ["/bin/sh", "-c",

@@ -22,6 +22,7 @@ class DockerDriverConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
         super().setUp()
         self.flags(host=base.TEST_HOST)
         self.flags(volumes_dir=base.VOLUMES_DIR, group='docker')
+        self.flags(port_range=base.SERIAL_PORT_RANGE, group='serial_console')
         self.useFixture(base.InProcessPrivsep())
         self.client = base.docker_client()
         self.image_service = self.useFixture(

@@ -42,6 +42,7 @@ class DockerDriverTestCase(test.TestCase):
         self.flags(state_path=self.useFixture(fixtures.TempDir()).path,
                    host=base.TEST_HOST)
         self.flags(volumes_dir=base.VOLUMES_DIR, group='docker')
+        self.flags(port_range=base.SERIAL_PORT_RANGE, group='serial_console')
         self.useFixture(base.InProcessPrivsep())
         self.glance = self.useFixture(base.StreamingGlanceFixture(self))
         self.driver = driver_mod.DockerDriver(fake.FakeVirtAPI())
@@ -308,9 +309,6 @@ class DockerDriverTestCase(test.TestCase):
             instance.uuid)).top()['Processes'] if p[-1] == '/bin/sh']
 
     def test_serial_console_is_a_shell_hung_up_when_it_closes(self):
-        # Outside Nova's default range, which the all-in-one's compute host
-        # uses meanwhile: its tests check who listens on its ports.
-        self.flags(port_range='30000:30099', group='serial_console')
         instance = self._spawn()
         console = self.driver.get_serial_console(self.ctxt, instance)
         # Nova's default proxyclient_address.
