@@ -615,9 +615,8 @@ class DockerDriver(driver.ComputeDriver):
     def _start(self, instance, container):
         """Start the container; fail if its process exits at once."""
         self._engine.start(container)
-        if CONF.docker.spawn_check_seconds:
-            self._engine.exits_within(container,
-                                      CONF.docker.spawn_check_seconds)
+        if CONF.docker.spawn_check_seconds and self._engine.exits_within(
+                container, CONF.docker.spawn_check_seconds):
             self._raise_if_exited(instance, container)
 
     def _raise_if_exited(self, instance, container):

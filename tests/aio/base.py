@@ -104,7 +104,7 @@ class AllInOneBase(testtools.TestCase):
         conn = conn or self.conn
         conn.compute.delete_server(server, ignore_missing=True)
         # The SDK's default asks every 2 s.
-        conn.compute.wait_for_delete(server, interval=0.2, wait=WAIT)
+        conn.compute.wait_for_delete(server, interval=API_POLL, wait=WAIT)
 
     def _container(self, server):
         return self.docker.containers.get(engine.container_name(server.id))

@@ -127,8 +127,8 @@ class EngineTest(aio_base.AllInOneBase):
         for server in servers:
             self.conn.compute.delete_server(server, ignore_missing=True)
         for server in servers:
-            self.conn.compute.wait_for_delete(server, interval=0.2,
-                                              wait=aio_base.WAIT)
+            self.conn.compute.wait_for_delete(
+                server, interval=aio_base.API_POLL, wait=aio_base.WAIT)
 
     # Engine restarts
 
