@@ -29,6 +29,7 @@ import docker
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import aio_bench  # noqa: E402
 from aio import demo  # noqa: E402
 from aio import layout as aio_layout  # noqa: E402
 from aio import sample_image  # noqa: E402
@@ -59,13 +60,8 @@ def _boot(conn, image_id, flavor):
         name='bench-registry', image_id=image_id, flavor_id=flavor.id,
         networks='none')
     try:
-        while True:
-            server = conn.compute.get_server(server.id)
-            if server.status == 'ACTIVE':
-                return time.monotonic() - start
-            if server.status == 'ERROR':
-                raise RuntimeError('server went ERROR: %s' % server.fault)
-            time.sleep(0.05)
+        aio_bench.wait_active(conn, server)
+        return time.monotonic() - start
     finally:
         conn.compute.delete_server(server)
         conn.compute.wait_for_delete(server, wait=300)

@@ -7,7 +7,8 @@ With the all-in-one up, as the demo user, ``--rounds`` times side by
 side: a Zun container of the demo image on the network private (one port)
 from the API call until Zun shows it Running, and a Nova server of the
 same image on the same network (one port, m1.tiny) from the API call until
-ACTIVE; each deleted before the next round. Both are polled every 50 ms.
+ACTIVE; each deleted before the next round. Both are polled every 50 ms
+(Nova through aio_bench.wait_active).
 Last, the idle memory (PSS) of Zun's processes beside the rest.
 """
 
@@ -67,7 +68,7 @@ def nova_boot(conn, network, image, flavor):
         name='bench-zun-nova-%s' % uuid.uuid4().hex[:6], image_id=image.id,
         flavor_id=flavor.id, networks=[{'uuid': network.id}])
     try:
-        _until(lambda: conn.compute.get_server(server.id).status == 'ACTIVE')
+        aio_bench.wait_active(conn, server, POLL)
         return time.monotonic() - start
     finally:
         conn.compute.delete_server(server)
