@@ -152,7 +152,10 @@ class Keystone(service.Service):
             # Every password of the all-in-one is also in plain text in its
             # secrets.json: bcrypt's default 12 rounds cost 0.34 s of CPU a
             # login here, and protect nothing that file does not give away.
-            'identity': {'password_hash_rounds': '4'},
+            # bcrypt reads 72 bytes of a password: at Keystone's default
+            # maximum (4096) it warns of that at every login.
+            'identity': {'password_hash_rounds': '4',
+                         'max_password_length': '72'},
             # In the one worker's memory: what it validated, and the
             # assignments and catalog it read (one process, so coherent).
             'cache': {'enabled': 'true',
