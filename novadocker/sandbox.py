@@ -208,9 +208,11 @@ def created_with_ports(docker_engine, virtapi, instance, network_info,
     ``ports_ready_by`` is NEUTRON, until Neutron reports the ports plugged
     (as libvirt does), when OVN, until ovn-controller has installed them
     (vif_plugging_timeout, vif_plugging_is_fatal), so that the workload's
-    process starts with its ports wired."""
+    process starts with its ports wired. Neutron's events are expected
+    either way, waited for or not: nova-compute warns of an event no one
+    prepared for."""
     events = []
-    if ports_ready_by == NEUTRON and CONF.vif_plugging_timeout:
+    if CONF.vif_plugging_timeout:
         events = neutron_events(network_info)
     try:
         with virtapi.wait_for_instance_event(
@@ -225,6 +227,8 @@ def created_with_ports(docker_engine, virtapi, instance, network_info,
                     CONF.vif_plugging_timeout):
                 _wait_installed(instance, network_info)
             yield held
+            if ports_ready_by != NEUTRON and events:
+                virtapi.exit_wait_early(events)
     except exception.InstanceEventTimeout as e:
         if CONF.vif_plugging_is_fatal:
             raise plugging_timed_out(instance, events,

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 
 import fixtures
@@ -477,6 +478,30 @@ class NetworkTestCase(aio_base.AllInOneBase):
             ['cat', '/tmp/result']).exit_code == 0, 10, 0.2))
         self.assertEqual(b'fetched\n', self._container(server).exec_run(
             ['cat', '/tmp/result']).output)
+
+    def test_neutrons_plugged_event_is_expected_though_not_waited_for(self):
+        # The workload starts on ovn-installed; Neutron's network-vif-plugged
+        # still comes, and nova-compute warns of an event no one expected.
+        # Neutron may send it more than once: the first is the expected one.
+        server = self._boot_on('e2e-net-plugged-event')
+        port = self._ports(server)[0].id
+
+        def count(service, text):
+            with open(self.layout.log(service)) as log:
+                return log.read().count(text)
+
+        def sent():
+            return count('nova-api', 'Creating event network-vif-plugged:%s '
+                         'for instance %s' % (port, server.id))
+
+        def unexpected():
+            return count('nova-compute', 'Received unexpected event '
+                         'network-vif-plugged-%s' % port)
+        self.assertTrue(self._until(lambda: sent() >= 1, CONVERGE),
+                        'Neutron sent no network-vif-plugged')
+        self.assertTrue(self._until(lambda: unexpected() >= sent() - 1, 10))
+        time.sleep(2)   # what nova-api has passed on reaches nova-compute
+        self.assertEqual(sent() - 1, unexpected())
 
     def test_host_namespace_has_no_address_or_route_on_public(self):
         public = ipaddress.ip_network(ovn.EXTERNAL_CIDR)
