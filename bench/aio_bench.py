@@ -63,7 +63,7 @@ def wait_active(conn, server, poll=0.05):
         time.sleep(poll)
 
 
-def _delete_all(conn, servers):
+def delete_all(conn, servers):
     for server in servers:
         conn.compute.delete_server(server, ignore_missing=True)
     for server in servers:
@@ -92,7 +92,7 @@ def boots(conn, count, flavor):
                 wait_active(conn, server)
                 times[kind].append(time.monotonic() - start)
             finally:
-                _delete_all(conn, [server])
+                delete_all(conn, [server])
     return times
 
 
@@ -145,7 +145,7 @@ def many(conn, layout, count, flavor):
                 return time.monotonic() - start, peak
             time.sleep(0.5)
     finally:
-        _delete_all(conn, list(conn.compute.servers(name='^bench-many')))
+        delete_all(conn, list(conn.compute.servers(name='^bench-many')))
 
 
 def main():

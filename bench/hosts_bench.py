@@ -113,7 +113,7 @@ def migration(layout, conn, admin, added, mib):
             remote + ':bench', force=True)
         return migrated, by_hand_seconds
     finally:
-        aio_bench._delete_all(conn, [moved, by_hand])
+        aio_bench.delete_all(conn, [moved, by_hand])
 
 
 def main():

@@ -163,7 +163,7 @@ def main():
               'running %d sandbox and workload pairs: %.2f s; ratio %.2f' % (
                   args.count, again, args.count, pairs, again / pairs))
     finally:
-        aio_bench._delete_all(conn, list(conn.compute.servers(name=pattern)))
+        aio_bench.delete_all(conn, list(conn.compute.servers(name=pattern)))
 
 
 if __name__ == '__main__':
